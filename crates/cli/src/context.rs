@@ -1,0 +1,31 @@
+//! What every command needs: the effective configuration, the clock, the output mode.
+
+use std::path::Path;
+
+use chatkeep_core::config::Overrides;
+use chatkeep_core::{Config, Store, SystemClock};
+
+#[derive(Debug)]
+pub struct Context {
+    pub config: Config,
+    pub clock: SystemClock,
+    pub json: bool,
+}
+
+impl Context {
+    pub fn new(config_file: Option<&Path>, database: Option<String>, json: bool) -> anyhow::Result<Context> {
+        let config = Config::load(config_file, Overrides { database_url: database })?;
+        Ok(Context { config, clock: SystemClock, json })
+    }
+
+    /// Opens the configured database, migrating it if needed.
+    pub async fn store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.config.database_url).await?)
+    }
+
+    /// Prints a value as pretty JSON on stdout.
+    pub fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        Ok(())
+    }
+}

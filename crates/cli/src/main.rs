@@ -1,0 +1,105 @@
+//! `chatkeep`: every chatkeep operation from a terminal or a script.
+//!
+//! Each subcommand parses its arguments, calls one core function and prints
+//! the result (as text, or JSON with `--json`). Errors print as one line;
+//! `--verbose` adds their causes. Exit codes: 0 success, 1 failure, 2 bad
+//! usage, 3 a check found a problem (for example `audit verify`).
+
+mod commands;
+mod context;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::context::Context;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chatkeep",
+    version,
+    about = "Keep a chat service's data in policy: retention, backups, exports, GDPR requests and database upkeep.",
+    propagate_version = true
+)]
+struct Cli {
+    /// Config file to read (default: the platform config folder's chatkeep.toml, if present).
+    #[arg(long, global = true, env = "CHATKEEP_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Database URL, overriding DATABASE_URL and the config file (sqlite://PATH or postgres://...).
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// Show the causes of errors and debug logs.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the effective configuration and where each value came from.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
+    /// Import chat data from a canonical JSONL file (see docs/import-format.md).
+    Import(commands::import::ImportArgs),
+    /// Demo data to try chatkeep on.
+    #[command(subcommand)]
+    Demo(commands::demo::DemoCommand),
+    /// Storage statistics: conversations, messages, tokens, database size.
+    Stats,
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let verbose = cli.verbose;
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            if verbose {
+                for cause in error.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Context::new(cli.config.as_deref(), cli.database.clone(), cli.json)?;
+    match cli.command {
+        Command::Config(command) => commands::config::run(&ctx, command),
+        Command::Import(args) => commands::import::run(&ctx, args).await,
+        Command::Demo(command) => commands::demo::run(&ctx, command).await,
+        Command::Stats => commands::stats::run(&ctx).await,
+        Command::Audit(command) => commands::audit::run(&ctx, command).await,
+    }
+}
+
+fn init_logging(verbose: bool) {
+    let default = if verbose { "chatkeep=debug,chatkeep_core=debug,info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHATKEEP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

@@ -1,0 +1,172 @@
+//! The tamper-evident audit log.
+//!
+//! Every operation that changes data or settings calls [`append`] inside its
+//! own transaction, so the audit row and the change commit together or not at
+//! all. Each row's hash covers its fields and the previous row's hash; the
+//! newest link is also kept in `settings` so removing rows from the end shows
+//! too. [`verify`] walks the chain and names the first row that does not fit.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::Actor;
+use crate::error::{Error, Result};
+use crate::store::{AuditFilter, AuditRow, Store, Tx};
+use crate::time;
+
+/// The previous-hash of the first row.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+const HEAD_SETTING: &str = "audit.head";
+
+/// What happened, as the operation describes it.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub actor: Actor,
+    /// Dotted verb, `area.verb`: `import.file`, `demo.seed`, `retention.purge` ...
+    pub action: String,
+    /// What it acted on: a file, a conversation id, a month ...
+    pub target: Option<String>,
+    pub details: serde_json::Value,
+    /// Rows touched, by kind.
+    pub counts: serde_json::Value,
+}
+
+impl AuditEntry {
+    pub fn new(actor: Actor, action: impl Into<String>) -> AuditEntry {
+        AuditEntry {
+            actor,
+            action: action.into(),
+            target: None,
+            details: serde_json::json!({}),
+            counts: serde_json::json!({}),
+        }
+    }
+
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+
+    pub fn details(mut self, details: impl Serialize) -> Self {
+        self.details = serde_json::to_value(details).unwrap_or_default();
+        self
+    }
+
+    pub fn counts(mut self, counts: impl Serialize) -> Self {
+        self.counts = serde_json::to_value(counts).unwrap_or_default();
+        self
+    }
+}
+
+/// Appends one row to the chain, inside the caller's transaction.
+pub async fn append(tx: &mut Tx, now: DateTime<Utc>, entry: AuditEntry) -> Result<AuditRow> {
+    let (last_id, prev_hash) = tx.audit_last_link().await?.unwrap_or((0, GENESIS_HASH.to_string()));
+    let mut row = AuditRow {
+        id: last_id + 1,
+        at: time::to_db(now),
+        actor: entry.actor.as_str().to_string(),
+        action: entry.action,
+        target: entry.target,
+        details: entry.details.to_string(),
+        counts: entry.counts.to_string(),
+        prev_hash,
+        hash: String::new(),
+    };
+    row.hash = row_hash(&row);
+    tx.audit_insert(&row).await?;
+    tx.set_setting(HEAD_SETTING, &format!("{}:{}", row.id, row.hash), now).await?;
+    Ok(row)
+}
+
+/// The hash of a row: SHA-256 over a JSON array of the previous hash and every field.
+pub fn row_hash(row: &AuditRow) -> String {
+    let canonical =
+        serde_json::json!([row.prev_hash, row.id, row.at, row.actor, row.action, row.target, row.details, row.counts]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// Rows matching a filter, newest first.
+pub async fn list(store: &Store, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
+    if filter.limit.is_some_and(|n| n < 1) {
+        return Err(Error::invalid("--limit must be 1 or more"));
+    }
+    store.audit_list(filter).await
+}
+
+/// The outcome of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub rows_checked: u64,
+    /// The first row that does not fit, if any.
+    pub first_break: Option<ChainBreak>,
+}
+
+impl VerifyReport {
+    pub fn is_intact(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainBreak {
+    /// The row at which the chain stops holding.
+    pub row_id: i64,
+    pub reason: String,
+}
+
+/// Walks the whole chain in id order, in pages, and reports the first broken link.
+pub async fn verify(store: &Store) -> Result<VerifyReport> {
+    const PAGE: i64 = 5_000;
+    let mut previous: Option<(i64, String)> = None;
+    let mut rows_checked = 0u64;
+    loop {
+        let after = previous.as_ref().map_or(0, |(id, _)| *id);
+        let rows = store.audit_page(after, PAGE).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let expected_prev = previous.as_ref().map_or(GENESIS_HASH, |(_, hash)| hash.as_str());
+            let expected_id = previous.as_ref().map_or(1, |(id, _)| id + 1);
+            let broken = if row.id != expected_id {
+                Some(format!("rows {expected_id}..{} are missing: removed from the log", row.id - 1))
+            } else if row.prev_hash != expected_prev {
+                Some("its link to the previous row does not match: the previous row was altered or replaced".into())
+            } else if row_hash(row) != row.hash {
+                Some(format!(
+                    "its contents do not match its hash: row {} ({} at {}) was altered",
+                    row.id, row.action, row.at
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = broken {
+                return Ok(VerifyReport { rows_checked, first_break: Some(ChainBreak { row_id: row.id, reason }) });
+            }
+            rows_checked += 1;
+            previous = Some((row.id, row.hash.clone()));
+        }
+    }
+
+    // The chain holds; check that nothing was cut off its end.
+    if let Some(head) = store.setting(HEAD_SETTING).await? {
+        let (head_id, head_hash) = head.split_once(':').unwrap_or(("0", ""));
+        let head_id: i64 = head_id.parse().unwrap_or(0);
+        let last_id = previous.as_ref().map_or(0, |(id, _)| *id);
+        let last_hash = previous.as_ref().map_or("", |(_, hash)| hash.as_str());
+        if head_id != last_id || head_hash != last_hash {
+            return Ok(VerifyReport {
+                rows_checked,
+                first_break: Some(ChainBreak {
+                    row_id: last_id + 1,
+                    reason: format!(
+                        "the log ends at row {last_id}, but row {head_id} was the last one written: rows were removed from the end"
+                    ),
+                }),
+            });
+        }
+    }
+    Ok(VerifyReport { rows_checked, first_break: None })
+}

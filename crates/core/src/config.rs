@@ -1,0 +1,525 @@
+//! Configuration, from one source: `chatkeep.toml`, overridden by the
+//! environment variables chat services already use, overridden by flags.
+//!
+//! Every setting is declared once in [`SETTINGS`] with its TOML key, its
+//! environment variable, its default and what it accepts; [`Config::load`]
+//! resolves each one, remembers where its value came from (for
+//! `chatkeep config show`), and stops at the first bad value with a message
+//! naming the key, the value and what is accepted.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// Where a setting's effective value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Source {
+    Default,
+    /// The system (time zone detection).
+    System,
+    File(PathBuf),
+    Env(String),
+    Flag(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::System => f.write_str("system"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Env(name) => write!(f, "env {name}"),
+            Source::Flag(name) => write!(f, "flag {name}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid setting {key} = {value:?} (from {origin}): expected {accepted}")]
+    Invalid { key: String, value: String, origin: Source, accepted: String },
+    #[error("unknown setting `{key}` in {path}{hint}; accepted keys: {accepted}", hint = suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownKey { key: String, path: PathBuf, suggestion: Option<String>, accepted: String },
+    #[error("cannot read the config file {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("the config file {path} is not valid TOML: {reason}")]
+    Syntax { path: PathBuf, reason: String },
+    #[error("no platform folders could be found for the default {what}; set {hint} (or HOME) explicitly")]
+    NoPlatformDirs { what: &'static str, hint: &'static str },
+}
+
+/// Which engine a database URL names, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// An in-memory SQLite database (tests only; gone when chatkeep exits).
+    SqliteMemory,
+    /// A PostgreSQL server URL.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    const ACCEPTED: &'static str =
+        "sqlite://PATH (a database file), sqlite::memory:, or postgres://USER@HOST[:PORT]/DATABASE";
+
+    /// Parses `sqlite://PATH`, `sqlite:PATH`, `sqlite::memory:`, or `postgres(ql)://...`.
+    pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
+        let text = text.trim();
+        if text == "sqlite::memory:" || text == "sqlite://:memory:" {
+            return Ok(DatabaseUrl::SqliteMemory);
+        }
+        if let Some(rest) = text.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            // Query parameters (?mode=...) are chatkeep's to choose; refuse them rather than ignore them.
+            if path.is_empty() || path.contains('?') {
+                return Err(Self::ACCEPTED.into());
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            let url = url::Url::parse(text).map_err(|_| Self::ACCEPTED.to_string())?;
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(Self::ACCEPTED.into());
+            }
+            return Ok(DatabaseUrl::Postgres(text.to_string()));
+        }
+        Err(Self::ACCEPTED.into())
+    }
+
+    pub fn engine_name(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite(_) | DatabaseUrl::SqliteMemory => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::SqliteMemory => f.write_str("sqlite::memory:"),
+            DatabaseUrl::Postgres(url) => {
+                // Never print a password.
+                match url::Url::parse(url) {
+                    Ok(mut parsed) if parsed.password().is_some() => {
+                        let _ = parsed.set_password(Some("****"));
+                        write!(f, "{parsed}")
+                    }
+                    _ => f.write_str(url),
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionSettings {
+    /// Days a message lives under the default policy (`CHAT_DATA_RETENTION_DAYS`).
+    pub default_days: u32,
+    /// Whether retention runs change data (`CHAT_AUTO_DELETE_ENABLED`); false = report only.
+    pub auto_delete_enabled: bool,
+    /// Days between expiry and purge (`CHAT_AUTO_DELETE_GRACE_PERIOD_DAYS`).
+    pub grace_period_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupSettings {
+    pub enabled: bool,
+    pub directory: PathBuf,
+    pub notification_email: Option<String>,
+}
+
+/// The effective configuration, with the origin of every value.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub timezone: Tz,
+    pub retention: RetentionSettings,
+    pub backup: BackupSettings,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+    entries: Vec<SettingEntry>,
+}
+
+/// One line of `chatkeep config show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingEntry {
+    pub key: &'static str,
+    pub env: &'static str,
+    pub value: String,
+    pub source: Source,
+}
+
+/// Everything a setting needs to be resolved and explained.
+struct SettingSpec {
+    key: &'static str,
+    env: &'static str,
+    accepted: &'static str,
+}
+
+const DATABASE_URL: SettingSpec =
+    SettingSpec { key: "database_url", env: "DATABASE_URL", accepted: DatabaseUrl::ACCEPTED };
+const TIMEZONE: SettingSpec = SettingSpec {
+    key: "timezone",
+    env: "TIMEZONE",
+    accepted: "an IANA time zone name such as UTC, Europe/Berlin or Asia/Kuala_Lumpur",
+};
+const RETENTION_DAYS: SettingSpec = SettingSpec {
+    key: "retention.default_days",
+    env: "CHAT_DATA_RETENTION_DAYS",
+    accepted: "a whole number of days from 1 to 36500",
+};
+const AUTO_DELETE: SettingSpec =
+    SettingSpec { key: "retention.auto_delete_enabled", env: "CHAT_AUTO_DELETE_ENABLED", accepted: "true or false" };
+const GRACE_DAYS: SettingSpec = SettingSpec {
+    key: "retention.grace_period_days",
+    env: "CHAT_AUTO_DELETE_GRACE_PERIOD_DAYS",
+    accepted: "a whole number of days from 0 to 3650",
+};
+const BACKUP_ENABLED: SettingSpec =
+    SettingSpec { key: "backup.enabled", env: "CHAT_BACKUP_ENABLED", accepted: "true or false" };
+const BACKUP_DIRECTORY: SettingSpec =
+    SettingSpec { key: "backup.directory", env: "CHAT_BACKUP_DIRECTORY", accepted: "a folder path" };
+const BACKUP_EMAIL: SettingSpec = SettingSpec {
+    key: "backup.notification_email",
+    env: "CHAT_BACKUP_NOTIFICATION_EMAIL",
+    accepted: "an email address such as ops@example.com",
+};
+
+/// Every setting chatkeep reads, in the order `config show` prints them.
+const SETTINGS: &[&SettingSpec] = &[
+    &DATABASE_URL,
+    &TIMEZONE,
+    &RETENTION_DAYS,
+    &AUTO_DELETE,
+    &GRACE_DAYS,
+    &BACKUP_ENABLED,
+    &BACKUP_DIRECTORY,
+    &BACKUP_EMAIL,
+];
+
+/// Overrides given on the command line; they win over file and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub database_url: Option<String>,
+}
+
+/// Where to look for things when no setting says.
+#[derive(Debug, Clone)]
+pub struct PlatformDirs {
+    pub config_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl PlatformDirs {
+    /// The platform's folders for chatkeep (for example `~/.config/chatkeep`
+    /// and `~/.local/share/chatkeep` on Linux).
+    pub fn detect() -> PlatformDirs {
+        match directories::ProjectDirs::from("", "", "chatkeep") {
+            Some(dirs) => PlatformDirs {
+                config_dir: Some(dirs.config_dir().to_path_buf()),
+                data_dir: Some(dirs.data_dir().to_path_buf()),
+            },
+            None => PlatformDirs { config_dir: None, data_dir: None },
+        }
+    }
+
+    pub fn default_config_file(&self) -> Option<PathBuf> {
+        self.config_dir.as_ref().map(|dir| dir.join("chatkeep.toml"))
+    }
+}
+
+/// Everything [`Config::resolve`] reads, gathered so tests can supply their own.
+pub struct ConfigInputs<'a> {
+    /// `--config PATH`: must exist. Without it the platform file is read if present.
+    pub explicit_file: Option<&'a Path>,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub overrides: Overrides,
+    pub dirs: PlatformDirs,
+    /// The system's time zone name, if it could be detected.
+    pub system_timezone: Option<String>,
+}
+
+impl fmt::Debug for ConfigInputs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigInputs")
+            .field("explicit_file", &self.explicit_file)
+            .field("dirs", &self.dirs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Loads the configuration for this process: `--config` (or the platform
+    /// file), then the process environment, then command-line overrides.
+    pub fn load(explicit_file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        Config::resolve(ConfigInputs {
+            explicit_file,
+            env: &env,
+            overrides,
+            dirs: PlatformDirs::detect(),
+            system_timezone: iana_time_zone::get_timezone().ok(),
+        })
+    }
+
+    /// Resolves every setting from the given inputs.
+    pub fn resolve(inputs: ConfigInputs<'_>) -> Result<Config, ConfigError> {
+        let (file_path, table) = read_file(&inputs)?;
+        let mut resolver = Resolver { file_path: file_path.clone(), table, env: inputs.env, entries: Vec::new() };
+        resolver.reject_unknown_keys()?;
+
+        let database_url = match inputs.overrides.database_url.as_deref() {
+            Some(text) => {
+                let source = Source::Flag("--database".into());
+                let url = DatabaseUrl::parse(text).map_err(|accepted| ConfigError::Invalid {
+                    key: DATABASE_URL.key.into(),
+                    value: text.into(),
+                    origin: source.clone(),
+                    accepted,
+                })?;
+                resolver.record(&DATABASE_URL, url.to_string(), source);
+                url
+            }
+            None => {
+                let default = inputs.dirs.data_dir.as_ref().map(|dir| DatabaseUrl::Sqlite(dir.join("chatkeep.db")));
+                resolver
+                    .resolve(&DATABASE_URL, default, DatabaseUrl::parse, |url| url.to_string())?
+                    .ok_or(ConfigError::NoPlatformDirs { what: "database file", hint: "DATABASE_URL" })?
+            }
+        };
+
+        let timezone = match resolver.raw(&TIMEZONE)? {
+            Some((text, source)) => {
+                let tz = parse_timezone(&text).map_err(|accepted| ConfigError::Invalid {
+                    key: resolver.key_for(&TIMEZONE, &source),
+                    value: text.clone(),
+                    origin: source.clone(),
+                    accepted,
+                })?;
+                resolver.record(&TIMEZONE, tz.name().to_string(), source);
+                tz
+            }
+            None => {
+                let (tz, source) = match inputs.system_timezone.as_deref().map(parse_timezone) {
+                    Some(Ok(tz)) => (tz, Source::System),
+                    // A system zone chrono-tz does not know, or none at all: UTC, said so.
+                    _ => (Tz::UTC, Source::Default),
+                };
+                resolver.record(&TIMEZONE, tz.name().to_string(), source);
+                tz
+            }
+        };
+
+        let retention = RetentionSettings {
+            default_days: resolver.resolve_required(&RETENTION_DAYS, 180, |t| parse_days(t, 1, 36_500))?,
+            auto_delete_enabled: resolver.resolve_required(&AUTO_DELETE, true, parse_bool)?,
+            grace_period_days: resolver.resolve_required(&GRACE_DAYS, 7, |t| parse_days(t, 0, 3_650))?,
+        };
+
+        let default_backup_dir = inputs.dirs.data_dir.as_ref().map(|dir| dir.join("backups"));
+        let backup = BackupSettings {
+            enabled: resolver.resolve_required(&BACKUP_ENABLED, true, parse_bool)?,
+            directory: resolver
+                .resolve(&BACKUP_DIRECTORY, default_backup_dir, parse_path, |p| p.display().to_string())?
+                .ok_or(ConfigError::NoPlatformDirs { what: "backup folder", hint: "CHAT_BACKUP_DIRECTORY" })?,
+            notification_email: resolver.resolve(&BACKUP_EMAIL, None, parse_email, Clone::clone)?,
+        };
+
+        Ok(Config { database_url, timezone, retention, backup, file: file_path, entries: resolver.entries })
+    }
+
+    /// Each setting with its effective value and origin, in a stable order.
+    pub fn entries(&self) -> &[SettingEntry] {
+        &self.entries
+    }
+}
+
+fn read_file(inputs: &ConfigInputs<'_>) -> Result<(Option<PathBuf>, toml::Table), ConfigError> {
+    let (path, must_exist) = match inputs.explicit_file {
+        Some(path) => (path.to_path_buf(), true),
+        None => match inputs.dirs.default_config_file() {
+            Some(path) => (path, false),
+            None => return Ok((None, toml::Table::new())),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+            return Ok((None, toml::Table::new()));
+        }
+        Err(e) => {
+            return Err(ConfigError::Unreadable { path, reason: e.to_string() });
+        }
+    };
+    let table = text
+        .parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax { path: path.clone(), reason: e.message().to_string() })?;
+    Ok((Some(path), table))
+}
+
+struct Resolver<'a> {
+    file_path: Option<PathBuf>,
+    table: toml::Table,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    entries: Vec<SettingEntry>,
+}
+
+impl Resolver<'_> {
+    /// The value in the file at a dotted key, as text.
+    fn file_value(&self, key: &str) -> Option<String> {
+        let mut parts = key.split('.');
+        let first = parts.next()?;
+        let mut value = self.table.get(first)?;
+        for part in parts {
+            value = value.as_table()?.get(part)?;
+        }
+        Some(match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+
+    fn reject_unknown_keys(&self) -> Result<(), ConfigError> {
+        let known: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
+        let mut found = Vec::new();
+        flatten_keys(&self.table, "", &mut found);
+        let sections: Vec<&str> = known.iter().filter_map(|k| k.split_once('.').map(|(s, _)| s)).collect();
+        for key in found {
+            // A known key, or a section that is itself a table of known keys.
+            if known.contains(&key.as_str()) {
+                continue;
+            }
+            let path = self.file_path.clone().unwrap_or_default();
+            let is_section_scalar = sections.contains(&key.as_str());
+            let suggestion = known
+                .iter()
+                .map(|k| (strsim::jaro_winkler(k, &key), *k))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| k.to_string());
+            return Err(ConfigError::UnknownKey {
+                key: if is_section_scalar { format!("{key} (should be a [{key}] table)") } else { key },
+                path,
+                suggestion,
+                accepted: known.join(", "),
+            });
+        }
+        Ok(())
+    }
+
+    /// The raw text of a setting from the environment or the file, with its source.
+    fn raw(&self, spec: &SettingSpec) -> Result<Option<(String, Source)>, ConfigError> {
+        if let Some(value) = (self.env)(spec.env) {
+            return Ok(Some((value, Source::Env(spec.env.into()))));
+        }
+        Ok(self.file_value(spec.key).map(|value| (value, Source::File(self.file_path.clone().unwrap_or_default()))))
+    }
+
+    /// The name a user would look for: the env var or the TOML key.
+    fn key_for(&self, spec: &SettingSpec, source: &Source) -> String {
+        match source {
+            Source::Env(name) => name.clone(),
+            _ => spec.key.to_string(),
+        }
+    }
+
+    fn record(&mut self, spec: &'static SettingSpec, value: String, source: Source) {
+        self.entries.push(SettingEntry { key: spec.key, env: spec.env, value, source });
+    }
+
+    fn resolve<T>(
+        &mut self,
+        spec: &'static SettingSpec,
+        default: Option<T>,
+        parse: impl Fn(&str) -> Result<T, String>,
+        show: impl Fn(&T) -> String,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.raw(spec)? {
+            Some((text, source)) => {
+                let value = parse(&text).map_err(|reason| ConfigError::Invalid {
+                    key: self.key_for(spec, &source),
+                    value: text.clone(),
+                    origin: source.clone(),
+                    accepted: if reason.is_empty() { spec.accepted.to_string() } else { reason },
+                })?;
+                self.record(spec, show(&value), source);
+                Ok(Some(value))
+            }
+            None => {
+                let shown = default.as_ref().map(&show).unwrap_or_else(|| "(not set)".into());
+                self.record(spec, shown, Source::Default);
+                Ok(default)
+            }
+        }
+    }
+
+    fn resolve_required<T: fmt::Display>(
+        &mut self,
+        spec: &'static SettingSpec,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let accepted = spec.accepted;
+        let value =
+            self.resolve(spec, Some(default), |t| parse(t).map_err(|_| accepted.to_string()), |v| v.to_string())?;
+        Ok(value.expect("a default was given"))
+    }
+}
+
+fn flatten_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    for (key, value) in table {
+        let full = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match value {
+            toml::Value::Table(inner) if prefix.is_empty() && !inner.is_empty() => flatten_keys(inner, &full, out),
+            _ => out.push(full),
+        }
+    }
+}
+
+fn parse_timezone(text: &str) -> Result<Tz, String> {
+    text.trim().parse::<Tz>().map_err(|_| TIMEZONE.accepted.to_string())
+}
+
+fn parse_days(text: &str, min: u32, max: u32) -> Result<u32, String> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= i64::from(min) && n <= i64::from(max) => Ok(n as u32),
+        _ => Err(String::new()),
+    }
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(String::new()),
+    }
+}
+
+fn parse_path(text: &str) -> Result<PathBuf, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(String::new());
+    }
+    Ok(PathBuf::from(text))
+}
+
+fn parse_email(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    match text.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !text.contains(char::is_whitespace) =>
+        {
+            Ok(text.to_string())
+        }
+        _ => Err(String::new()),
+    }
+}

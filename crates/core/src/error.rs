@@ -1,0 +1,96 @@
+//! The core's error type: one enum with a stable [`Error::code`] for every shell
+//! and a message a user can act on. Database internals stay in the source chain
+//! (shown with `--verbose` and in logs), never in the one-line message.
+
+use crate::config::ConfigError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// A value the user gave is not acceptable; the message names it and the fix.
+    #[error("{0}")]
+    InvalidInput(String),
+
+    #[error("{0} not found")]
+    NotFound(String),
+
+    #[error(transparent)]
+    Import(#[from] crate::ops::import::ImportError),
+
+    #[error("{message}")]
+    Database {
+        message: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error("database schema migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    UnsupportedEngine(String),
+}
+
+impl Error {
+    /// A stable, machine-readable code for shells and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "config",
+            Error::InvalidInput(_) => "invalid_input",
+            Error::NotFound(_) => "not_found",
+            Error::Import(_) => "import",
+            Error::Database { .. } => "database",
+            Error::Migration(_) => "migration",
+            Error::Io { .. } => "io",
+            Error::UnsupportedEngine(_) => "unsupported_engine",
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidInput(message.into())
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+}
+
+/// The one place database errors become user-facing ones.
+impl From<sqlx::Error> for Error {
+    fn from(source: sqlx::Error) -> Self {
+        let message = match &source {
+            sqlx::Error::RowNotFound => return Error::NotFound("record".into()),
+            sqlx::Error::Database(db) => {
+                let text = db.message();
+                if text.contains("database is locked") || text.contains("database is busy") {
+                    "the database is busy: another process holds its write lock; try again shortly".to_string()
+                } else if text.contains("not a database") {
+                    "the database file is not a SQLite database (check DATABASE_URL)".to_string()
+                } else if text.contains("readonly") {
+                    "the database is read-only: check the file's permissions".to_string()
+                } else if text.contains("disk is full") || text.contains("full") {
+                    "the disk holding the database is full; nothing was changed".to_string()
+                } else {
+                    "a database operation failed (run with --verbose for details)".to_string()
+                }
+            }
+            sqlx::Error::PoolTimedOut => {
+                "timed out waiting for a database connection; is another chatkeep busy?".to_string()
+            }
+            _ => "a database operation failed (run with --verbose for details)".to_string(),
+        };
+        tracing::debug!(error = %source, "database error");
+        Error::Database { message, source }
+    }
+}

@@ -1,0 +1,28 @@
+//! chatkeep-core: every rule of chatkeep, with no user-interface dependency.
+//!
+//! The shells (the `chatkeep` CLI, the daemon, the desktop app) parse input,
+//! call one function from [`ops`] or [`audit`], and render the result or the
+//! [`Error`]. Nothing here knows which shell called it.
+//!
+//! - [`config`]: the effective settings, from `chatkeep.toml` and the environment.
+//! - [`store`]: the database engine seam (SQLite today; PostgreSQL slots in by URL scheme).
+//! - [`audit`]: the hash-chained audit log every operation appends to.
+//! - [`ops`]: the operations: import, demo data, statistics, and more to come.
+//! - [`domain`]: the nouns those operations share.
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod ops;
+pub mod store;
+pub mod time;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use config::Config;
+pub use error::{Error, Result};
+pub use store::Store;
+
+/// chatkeep's version, recorded in audit rows, backup manifests and exports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

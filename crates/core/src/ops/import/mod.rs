@@ -1,0 +1,491 @@
+//! `chatkeep import FILE.jsonl`: loads chat data in the canonical JSONL format
+//! (see `docs/import-format.md` and [`crate::domain::record`]).
+//!
+//! Two passes over the file. The first parses and validates every line
+//! without writing, and collects the problems by line number. Only a clean
+//! file gets the second pass, which writes everything in one transaction;
+//! a reference that cannot be resolved there rolls the whole import back.
+//! Records are keyed by the chat service's ids, so importing a file twice
+//! changes nothing the second time.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::audit::{self, AuditEntry};
+use crate::clock::Clock;
+use crate::domain::Actor;
+use crate::domain::chat::{Conversation, Message, MessageRead, Participant, User};
+use crate::domain::policy::RetentionPolicy;
+use crate::domain::record::{ConversationRecord, MessageRecord, ParticipantRecord, ReadRecord, Record, UserRecord};
+use crate::error::{Error, Result};
+use crate::ops::Progress;
+use crate::store::{ExistingIds, Store, Tx, Upserted};
+use crate::time::parse_instant;
+
+/// Problems listed before an import gives up on a file.
+const MAX_PROBLEMS: usize = 20;
+const MAX_ID_LEN: usize = 256;
+
+/// One bad line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineProblem {
+    pub line: u64,
+    pub message: String,
+}
+
+/// Why a file was not imported. Nothing from it was written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ImportError {
+    pub file: PathBuf,
+    pub problems: Vec<LineProblem>,
+    /// More problems were found than are listed.
+    pub truncated: bool,
+}
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "nothing was imported from {}", self.file.display())?;
+        let mut problems = self.problems.iter();
+        if let Some(first) = problems.next() {
+            write!(f, ": line {}: {}", first.line, first.message)?;
+        }
+        let rest: Vec<String> = problems.map(|p| p.line.to_string()).collect();
+        if !rest.is_empty() {
+            let more = if self.truncated { ", and more" } else { "" };
+            write!(f, " (also bad: line {}{more})", rest.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows written per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl Tally {
+    fn add(&mut self, outcome: Upserted) {
+        match outcome {
+            Upserted::Inserted => self.inserted += 1,
+            Upserted::Updated => self.updated += 1,
+            Upserted::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub file: PathBuf,
+    pub records: u64,
+    pub users: Tally,
+    pub conversations: Tally,
+    pub participants: Tally,
+    pub messages: Tally,
+    pub reads: Tally,
+}
+
+/// Imports a JSONL file: validates all of it, then writes all of it, or nothing.
+pub async fn import_jsonl(
+    store: &Store,
+    path: &Path,
+    actor: Actor,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> Result<ImportReport> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(format!("cannot read the import file {}", path.display()), e))?
+        .len();
+    progress.set_total(size * 2);
+
+    // Pass 1: read-only validation of every line.
+    let mut problems = Vec::new();
+    let mut truncated = false;
+    let mut records = 0u64;
+    for_each_line(path, |line_no, offset, line| {
+        progress.advance_to(offset);
+        match parse_line(line).and_then(|record| validate(&record).map(|_| ())) {
+            Ok(()) => records += 1,
+            Err(message) => {
+                if problems.len() < MAX_PROBLEMS {
+                    problems.push(LineProblem { line: line_no, message });
+                } else {
+                    truncated = true;
+                    return false;
+                }
+            }
+        }
+        true
+    })?;
+    if !problems.is_empty() {
+        return Err(ImportError { file: path.to_path_buf(), problems, truncated }.into());
+    }
+
+    // Pass 2: one transaction; any unresolved reference rolls everything back.
+    let mut tx = store.begin().await?;
+    let mut writer = Writer::default();
+    let mut failure: Option<(u64, String)> = None;
+    let mut pending = Vec::new();
+    // Lines are read synchronously and written in small groups, so the file is never held in memory.
+    let mut lines = LineReader::open(path)?;
+    while let Some((line_no, offset, line)) = lines.next_line()? {
+        progress.advance_to(size + offset);
+        pending.push((line_no, line));
+        if pending.len() >= 512 {
+            if let Err(problem) = writer.write_lines(&mut tx, &pending).await? {
+                failure = Some(problem);
+                break;
+            }
+            pending.clear();
+        }
+    }
+    if failure.is_none()
+        && !pending.is_empty()
+        && let Err(problem) = writer.write_lines(&mut tx, &pending).await?
+    {
+        failure = Some(problem);
+    }
+    if let Some((line, message)) = failure {
+        drop(tx);
+        return Err(ImportError {
+            file: path.to_path_buf(),
+            problems: vec![LineProblem { line, message }],
+            truncated: false,
+        }
+        .into());
+    }
+
+    let touched: Vec<i64> = writer.touched_conversations.iter().copied().collect();
+    tx.refresh_last_activity(&touched).await?;
+    writer.report.file = path.to_path_buf();
+    writer.report.records = records;
+    audit::append(
+        &mut tx,
+        clock.now(),
+        AuditEntry::new(actor, "import.file").target(path.display().to_string()).counts(&writer.report),
+    )
+    .await?;
+    tx.commit().await?;
+    progress.advance_to(size * 2);
+    Ok(writer.report)
+}
+
+fn parse_line(line: &str) -> Result<Record, String> {
+    serde_json::from_str::<Record>(line).map_err(|e| {
+        let text = e.to_string();
+        // serde_json appends " at line 1 column N"; the line number is ours to give.
+        match text.rsplit_once(" at line ") {
+            Some((message, position)) => {
+                let column = position.rsplit(' ').next().unwrap_or("");
+                format!("{message} (column {column})")
+            }
+            None => text,
+        }
+    })
+}
+
+/// A record whose fields are checked and parsed; references still by the chat service's ids.
+#[derive(Debug)]
+enum Valid {
+    User(User),
+    Conversation(Conversation, Option<String>),
+    Participant(ParticipantRecord, DateTime<Utc>),
+    Message(Message, MessageRecord),
+    Read(ReadRecord, DateTime<Utc>),
+}
+
+fn check_id(field: &str, id: &str) -> Result<(), String> {
+    if id.is_empty() || id.chars().count() > MAX_ID_LEN || id.chars().any(char::is_control) {
+        return Err(format!("{field}: must be 1 to {MAX_ID_LEN} characters without control characters, got {id:?}"));
+    }
+    Ok(())
+}
+
+fn optional_instant(field: &str, value: &Option<String>) -> Result<Option<DateTime<Utc>>, String> {
+    value.as_deref().map(|text| parse_instant(field, text)).transpose()
+}
+
+fn validate(record: &Record) -> Result<Valid, String> {
+    Ok(match record {
+        Record::User(UserRecord { id, display_name, email, phone, created_at, last_seen_at }) => {
+            check_id("id", id)?;
+            if let Some(email) = email
+                && (!email.contains('@') || email.chars().any(char::is_whitespace))
+            {
+                return Err(format!("email: {email:?} is not an email address"));
+            }
+            Valid::User(User {
+                id: 0,
+                external_id: id.clone(),
+                display_name: display_name.clone(),
+                email: email.clone(),
+                phone: phone.clone(),
+                created_at: parse_instant("created_at", created_at)?,
+                last_seen_at: optional_instant("last_seen_at", last_seen_at)?,
+            })
+        }
+        Record::Conversation(ConversationRecord {
+            id,
+            title,
+            kind,
+            owner,
+            context,
+            retention_policy,
+            legal_hold,
+            created_at,
+            last_activity_at,
+            archived_at,
+        }) => {
+            check_id("id", id)?;
+            if let Some(owner) = owner {
+                check_id("owner", owner)?;
+            }
+            if let Some(policy) = retention_policy {
+                policy.parse::<RetentionPolicy>().map_err(|e| format!("retention_policy: {e}"))?;
+            }
+            if context.as_ref().is_some_and(|c| !c.is_object()) {
+                return Err("context: must be a JSON object".into());
+            }
+            let conversation = Conversation {
+                id: 0,
+                external_id: id.clone(),
+                title: title.clone(),
+                kind: *kind,
+                owner_id: None,
+                context: context.as_ref().map(|c| c.to_string()),
+                retention_policy: retention_policy.clone(),
+                legal_hold: *legal_hold,
+                created_at: parse_instant("created_at", created_at)?,
+                last_activity_at: optional_instant("last_activity_at", last_activity_at)?,
+                archived_at: optional_instant("archived_at", archived_at)?,
+            };
+            Valid::Conversation(conversation, owner.clone())
+        }
+        Record::Participant(p) => {
+            check_id("conversation", &p.conversation)?;
+            check_id("user", &p.user)?;
+            if p.role.is_empty() || p.role.len() > 64 {
+                return Err(format!("role: must be 1 to 64 characters, got {:?}", p.role));
+            }
+            let joined_at = parse_instant("joined_at", &p.joined_at)?;
+            Valid::Participant(p.clone(), joined_at)
+        }
+        Record::Message(m) => {
+            check_id("id", &m.id)?;
+            check_id("conversation", &m.conversation)?;
+            if let Some(sender) = &m.sender {
+                check_id("sender", sender)?;
+            }
+            if let Some(reply_to) = &m.reply_to {
+                check_id("reply_to", reply_to)?;
+                if reply_to == &m.id {
+                    return Err("reply_to: a message cannot reply to itself".into());
+                }
+            }
+            let message = Message {
+                id: 0,
+                external_id: m.id.clone(),
+                conversation_id: 0,
+                sender_id: None,
+                role: m.role,
+                kind: m.kind,
+                body: m.body.clone(),
+                tokens_used: i64::from(m.tokens_used),
+                reply_to_id: None,
+                pinned: m.pinned,
+                created_at: parse_instant("created_at", &m.created_at)?,
+            };
+            Valid::Message(message, m.clone())
+        }
+        Record::Read(r) => {
+            check_id("message", &r.message)?;
+            check_id("user", &r.user)?;
+            let read_at = parse_instant("read_at", &r.read_at)?;
+            Valid::Read(r.clone(), read_at)
+        }
+    })
+}
+
+/// Resolves references and upserts records inside the import's transaction.
+#[derive(Debug, Default)]
+struct Writer {
+    users: HashMap<String, i64>,
+    conversations: HashMap<String, i64>,
+    touched_conversations: HashSet<i64>,
+    report: ImportReport,
+}
+
+impl Writer {
+    /// Writes validated lines; the inner error is a line problem that must abort the import.
+    async fn write_lines(&mut self, tx: &mut Tx, lines: &[(u64, String)]) -> Result<Result<(), (u64, String)>> {
+        for (line_no, line) in lines {
+            // Pass 1 accepted every line, so these cannot fail; keep the message all the same.
+            let valid = match parse_line(line).and_then(|r| validate(&r)) {
+                Ok(valid) => valid,
+                Err(message) => return Ok(Err((*line_no, message))),
+            };
+            if let Err(message) = self.write(tx, valid).await? {
+                return Ok(Err((*line_no, message)));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    async fn resolve(&mut self, tx: &mut Tx, kind: ExistingIds, field: &str, id: &str) -> Result<Result<i64, String>> {
+        let cache = match kind {
+            ExistingIds::User => Some(&self.users),
+            ExistingIds::Conversation => Some(&self.conversations),
+            ExistingIds::Message => None,
+        };
+        if let Some(found) = cache.and_then(|c| c.get(id)) {
+            return Ok(Ok(*found));
+        }
+        let noun = match kind {
+            ExistingIds::User => "user",
+            ExistingIds::Conversation => "conversation",
+            ExistingIds::Message => "message",
+        };
+        Ok(match tx.find_id(kind, id).await? {
+            Some(found) => {
+                match kind {
+                    ExistingIds::User => self.users.insert(id.to_string(), found),
+                    ExistingIds::Conversation => self.conversations.insert(id.to_string(), found),
+                    ExistingIds::Message => None,
+                };
+                Ok(found)
+            }
+            None => Err(format!(
+                "{field}: no {noun} with id {id:?}; it must appear on an earlier line or already be in the database"
+            )),
+        })
+    }
+
+    async fn write(&mut self, tx: &mut Tx, valid: Valid) -> Result<Result<(), String>> {
+        macro_rules! resolve {
+            ($kind:expr, $field:expr, $id:expr) => {
+                match self.resolve(tx, $kind, $field, $id).await? {
+                    Ok(id) => id,
+                    Err(message) => return Ok(Err(message)),
+                }
+            };
+        }
+        match valid {
+            Valid::User(user) => {
+                let (id, outcome) = tx.upsert_user(&user).await?;
+                self.users.insert(user.external_id, id);
+                self.report.users.add(outcome);
+            }
+            Valid::Conversation(mut conversation, owner) => {
+                if let Some(owner) = owner {
+                    conversation.owner_id = Some(resolve!(ExistingIds::User, "owner", &owner));
+                }
+                let (id, outcome) = tx.upsert_conversation(&conversation).await?;
+                self.conversations.insert(conversation.external_id, id);
+                self.report.conversations.add(outcome);
+            }
+            Valid::Participant(p, joined_at) => {
+                let participant = Participant {
+                    conversation_id: resolve!(ExistingIds::Conversation, "conversation", &p.conversation),
+                    user_id: resolve!(ExistingIds::User, "user", &p.user),
+                    role: p.role,
+                    joined_at,
+                };
+                let outcome = tx.upsert_participant(&participant).await?;
+                self.report.participants.add(outcome);
+            }
+            Valid::Message(mut message, record) => {
+                message.conversation_id = resolve!(ExistingIds::Conversation, "conversation", &record.conversation);
+                if let Some(sender) = &record.sender {
+                    message.sender_id = Some(resolve!(ExistingIds::User, "sender", sender));
+                }
+                if let Some(reply_to) = &record.reply_to {
+                    message.reply_to_id = Some(resolve!(ExistingIds::Message, "reply_to", reply_to));
+                }
+                let (_, outcome) = tx.upsert_message(&message).await?;
+                self.touched_conversations.insert(message.conversation_id);
+                self.report.messages.add(outcome);
+            }
+            Valid::Read(r, read_at) => {
+                let read = MessageRead {
+                    message_id: resolve!(ExistingIds::Message, "message", &r.message),
+                    user_id: resolve!(ExistingIds::User, "user", &r.user),
+                    read_at,
+                };
+                let outcome = tx.upsert_read(&read).await?;
+                self.report.reads.add(outcome);
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// Reads a file's non-blank lines with their 1-based numbers and the byte offset after each.
+struct LineReader {
+    reader: BufReader<File>,
+    path: PathBuf,
+    line_no: u64,
+    offset: u64,
+    buffer: Vec<u8>,
+}
+
+impl LineReader {
+    fn open(path: &Path) -> Result<LineReader> {
+        let file =
+            File::open(path).map_err(|e| Error::io(format!("cannot open the import file {}", path.display()), e))?;
+        Ok(LineReader {
+            reader: BufReader::with_capacity(1 << 20, file),
+            path: path.to_path_buf(),
+            line_no: 0,
+            offset: 0,
+            buffer: Vec::new(),
+        })
+    }
+
+    fn next_line(&mut self) -> Result<Option<(u64, u64, String)>> {
+        loop {
+            self.buffer.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.buffer)
+                .map_err(|e| Error::io(format!("cannot read the import file {}", self.path.display()), e))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.line_no += 1;
+            self.offset += read as u64;
+            let text = match std::str::from_utf8(&self.buffer) {
+                Ok(text) => text.trim_end_matches(['\n', '\r']),
+                Err(_) => {
+                    return Err(ImportError {
+                        file: self.path.clone(),
+                        problems: vec![LineProblem { line: self.line_no, message: "not valid UTF-8 text".into() }],
+                        truncated: false,
+                    }
+                    .into());
+                }
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            return Ok(Some((self.line_no, self.offset, text.to_string())));
+        }
+    }
+}
+
+/// Calls `f(line_no, offset, line)` for each non-blank line until it returns false.
+fn for_each_line(path: &Path, mut f: impl FnMut(u64, u64, &str) -> bool) -> Result<()> {
+    let mut reader = LineReader::open(path)?;
+    while let Some((line_no, offset, line)) = reader.next_line()? {
+        if !f(line_no, offset, &line) {
+            break;
+        }
+    }
+    Ok(())
+}

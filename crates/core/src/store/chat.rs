@@ -1,0 +1,91 @@
+//! Writing chat data: bulk inserts of rows with known ids (the demo seeder)
+//! and idempotent upserts keyed by the chat service's ids (import).
+
+use super::{ChatBatch, MaxIds, Store, Tx, sqlite};
+use crate::domain::chat::{Conversation, Message, MessageRead, Participant, User};
+use crate::error::Result;
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+/// Internal ids already assigned to the chat service's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingIds {
+    User,
+    Conversation,
+    Message,
+}
+
+impl Store {
+    pub async fn max_ids(&self) -> Result<MaxIds> {
+        match self {
+            Store::Sqlite(pool) => sqlite::chat::max_ids(&mut *pool.acquire().await?).await,
+        }
+    }
+
+    /// How many conversations have an external id starting with `prefix`.
+    pub async fn count_conversations_with_prefix(&self, prefix: &str) -> Result<i64> {
+        match self {
+            Store::Sqlite(pool) => sqlite::chat::count_conversations_with_prefix(pool, prefix).await,
+        }
+    }
+}
+
+impl Tx {
+    /// Inserts every row of the batch (ids given), parents before children.
+    pub async fn insert_batch(&mut self, batch: &ChatBatch) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::chat::insert_batch(tx, batch).await,
+        }
+    }
+
+    /// The internal id for a chat-service id, if stored.
+    pub async fn find_id(&mut self, kind: ExistingIds, external_id: &str) -> Result<Option<i64>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::chat::find_id(tx, kind, external_id).await,
+        }
+    }
+
+    pub async fn upsert_user(&mut self, user: &User) -> Result<(i64, Upserted)> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::chat::upsert_user(tx, user).await,
+        }
+    }
+
+    /// Upserts a conversation. A legal hold is never lifted by an upsert.
+    pub async fn upsert_conversation(&mut self, conversation: &Conversation) -> Result<(i64, Upserted)> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::chat::upsert_conversation(tx, conversation).await,
+        }
+    }
+
+    pub async fn upsert_participant(&mut self, participant: &Participant) -> Result<Upserted> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::chat::upsert_participant(tx, participant).await,
+        }
+    }
+
+    pub async fn upsert_message(&mut self, message: &Message) -> Result<(i64, Upserted)> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::chat::upsert_message(tx, message).await,
+        }
+    }
+
+    pub async fn upsert_read(&mut self, read: &MessageRead) -> Result<Upserted> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::chat::upsert_read(tx, read).await,
+        }
+    }
+
+    /// Moves each conversation's `last_activity_at` up to its newest message.
+    pub async fn refresh_last_activity(&mut self, conversation_ids: &[i64]) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::chat::refresh_last_activity(tx, conversation_ids).await,
+        }
+    }
+}

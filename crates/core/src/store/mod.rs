@@ -1,0 +1,130 @@
+//! The engine seam. Everything above this module is engine-neutral: it holds a
+//! [`Store`] (or a [`Tx`] inside a transaction) and calls methods named for
+//! what they do. Each engine's SQL lives in its own submodule; the engine is
+//! chosen from the database URL's scheme.
+//!
+//! SQLite is the embedded default. PostgreSQL slots in as a second variant
+//! with its own `postgres` module and `migrations/postgres/`.
+
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::DatabaseUrl;
+use crate::domain::chat::{Conversation, Message, MessageRead, Participant, User};
+use crate::error::{Error, Result};
+
+pub use sqlite::SQLITE_MAX_ROWS_PER_INSERT;
+
+/// An open database, with its schema migrated.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// A write transaction. Public operations own it: they begin, pass `&mut Tx`
+/// to helpers, and commit (or drop it to roll back).
+#[derive(Debug)]
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl Store {
+    /// Opens (creating if needed) the database a URL names and applies every
+    /// pending migration.
+    pub async fn open(url: &DatabaseUrl) -> Result<Store> {
+        match url {
+            DatabaseUrl::Sqlite(_) | DatabaseUrl::SqliteMemory => Ok(Store::Sqlite(sqlite::open(url).await?)),
+            DatabaseUrl::Postgres(_) => Err(Error::UnsupportedEngine(
+                "DATABASE_URL names a PostgreSQL server, but this chatkeep build supports only SQLite so far; \
+                 use a sqlite:// URL"
+                    .into(),
+            )),
+        }
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a read-then-write never fails half way.
+    pub async fn begin(&self) -> Result<Tx> {
+        match self {
+            Store::Sqlite(pool) => Ok(Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(pool) => pool.close().await,
+        }
+    }
+
+    /// Names of the applied migrations, oldest first.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::applied_migrations(pool).await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => Ok(tx.commit().await?),
+        }
+    }
+}
+
+/// The highest ids in use, so bulk writers can assign ids themselves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MaxIds {
+    pub user: i64,
+    pub conversation: i64,
+    pub message: i64,
+}
+
+/// A batch of new rows, written with multi-row inserts.
+#[derive(Debug, Default)]
+pub struct ChatBatch {
+    pub users: Vec<User>,
+    pub conversations: Vec<Conversation>,
+    pub participants: Vec<Participant>,
+    pub messages: Vec<Message>,
+    pub reads: Vec<MessageRead>,
+}
+
+impl ChatBatch {
+    pub fn row_count(&self) -> usize {
+        self.users.len() + self.conversations.len() + self.participants.len() + self.messages.len() + self.reads.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.users.clear();
+        self.conversations.clear();
+        self.participants.clear();
+        self.messages.clear();
+        self.reads.clear();
+    }
+}
+
+/// Message count and tokens over a time range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MessageTally {
+    pub messages: i64,
+    pub tokens: i64,
+}
+
+/// A half-open UTC range [start, end).
+pub type TimeRange = (DateTime<Utc>, DateTime<Utc>);
+
+mod audit;
+mod chat;
+mod stats;
+
+pub use audit::{AuditFilter, AuditRow, NewAuditRow};
+pub use chat::{ExistingIds, Upserted};
+pub use stats::{ConversationCounts, FileSize};

@@ -1,0 +1,109 @@
+//! SQLite: the embedded default. One file in WAL mode, so the chat service
+//! keeps writing while chatkeep reads; a busy timeout instead of instant
+//! "database is locked" errors; migrations applied when the pool opens.
+
+pub(super) mod audit;
+pub(super) mod chat;
+pub(super) mod stats;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqlitePool};
+
+use crate::config::DatabaseUrl;
+use crate::error::{Error, Result};
+
+/// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters
+/// for the widest table, and large enough that one statement carries a lot.
+pub const SQLITE_MAX_ROWS_PER_INSERT: usize = 2_000;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+pub(super) async fn open(url: &DatabaseUrl) -> Result<SqlitePool> {
+    let created = matches!(url, DatabaseUrl::Sqlite(path) if !path.exists());
+    let (options, max_connections) = match url {
+        DatabaseUrl::SqliteMemory => (SqliteConnectOptions::from_str("sqlite::memory:")?, 1),
+        DatabaseUrl::Sqlite(path) => {
+            prepare_parent_folder(path)?;
+            (SqliteConnectOptions::new().filename(path).create_if_missing(true), 4)
+        }
+        DatabaseUrl::Postgres(_) => unreachable!("the store dispatches PostgreSQL URLs elsewhere"),
+    };
+    let options = options
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL is durable across application crashes in WAL mode; only a power
+        // loss can drop the last commits, never corrupt the file.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(15))
+        .foreign_keys(true)
+        .pragma("temp_store", "memory")
+        .pragma("cache_size", "-65536")
+        .log_statements(tracing::log::LevelFilter::Off)
+        .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(2));
+
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .connect_with(options)
+        .await
+        .map_err(|source| open_error(url, source))?;
+    if created {
+        restrict_permissions(url);
+    }
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+pub(super) async fn applied_migrations(pool: &SqlitePool) -> Result<Vec<i64>> {
+    let versions = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(pool)
+        .await?;
+    Ok(versions)
+}
+
+/// Creates the database's folder if needed, private to its owner (chat data is personal data).
+fn prepare_parent_folder(path: &Path) -> Result<()> {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if parent.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(parent).map_err(|e| Error::io(format!("cannot create the database folder {}", parent.display()), e))
+}
+
+/// A database chatkeep creates is readable by its owner only; SQLite gives its
+/// WAL and shared-memory files the same permissions.
+fn restrict_permissions(url: &DatabaseUrl) {
+    #[cfg(unix)]
+    if let DatabaseUrl::Sqlite(path) = url {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!(path = %path.display(), error = %e, "could not make the new database private");
+        }
+    }
+}
+
+fn open_error(url: &DatabaseUrl, source: sqlx::Error) -> Error {
+    let location = url.to_string();
+    let message = match &source {
+        sqlx::Error::Database(db) if db.message().contains("unable to open") => {
+            format!("cannot open the database {location}: check that the folder exists and is writable")
+        }
+        sqlx::Error::Database(db) if db.message().contains("not a database") => {
+            format!("{location} is not a SQLite database: point DATABASE_URL at a chatkeep database file")
+        }
+        _ => format!("cannot open the database {location} (run with --verbose for details)"),
+    };
+    Error::Database { message, source }
+}
