@@ -31,6 +31,8 @@ CREATE TABLE conversations (
     expired_at       TEXT
 );
 CREATE INDEX conversations_last_activity ON conversations (last_activity_at);
+-- Expired (hidden, restorable) conversations: few, found fast by retention and statistics.
+CREATE INDEX conversations_expired ON conversations (expired_at) WHERE expired_at IS NOT NULL;
 CREATE INDEX conversations_owner ON conversations (owner_id);
 
 CREATE TABLE participants (
@@ -60,11 +62,16 @@ CREATE TABLE messages (
 -- Transcripts and exports walk a conversation in time order.
 CREATE INDEX messages_conversation_created ON messages (conversation_id, created_at);
 -- Range counts for statistics, monthly archives and date-range exports; carries
--- tokens_used and expired_at so per-month figures never touch the table itself.
-CREATE INDEX messages_created ON messages (created_at, tokens_used, expired_at);
+-- tokens_used so per-month figures never touch the table itself.
+CREATE INDEX messages_created ON messages (created_at, tokens_used);
+-- Expired (hidden) messages, by creation time: statistics subtract them, and
+-- retention finds what is due for purge, without scanning live rows.
+CREATE INDEX messages_expired ON messages (created_at, tokens_used, expired_at) WHERE expired_at IS NOT NULL;
 -- Retention finds what is due without scanning.
 CREATE INDEX messages_expires ON messages (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX messages_sender ON messages (sender_id);
+-- Deleting a message checks for replies to it (a foreign key); without this, every delete would scan.
+CREATE INDEX messages_reply_to ON messages (reply_to_id) WHERE reply_to_id IS NOT NULL;
 
 CREATE TABLE message_reads (
     message_id INTEGER NOT NULL REFERENCES messages (id),

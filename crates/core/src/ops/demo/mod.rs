@@ -86,25 +86,33 @@ pub async fn seed_demo(
         return Ok(SeedReport { already_present: true, conversations: existing as u64, ..SeedReport::default() });
     }
 
-    progress.set_total(options.messages.max(options.conversations));
+    progress.set_total(options.messages);
     let base = store.max_ids().await?;
-    let mut generator = Generator::new(options, base.user, base.conversation, base.message);
     let mut tx = store.begin().await?;
-    let mut batch = ChatBatch::default();
     let mut report = SeedReport::default();
 
-    generator.users(&mut batch);
-    for index in 0..options.conversations {
-        generator.conversation(index, &mut batch);
-        if batch.row_count() >= FLUSH_ROWS {
-            tally(&mut report, &batch);
-            tx.insert_batch(&batch).await?;
-            batch.clear();
-            progress.advance_to(generator.messages_written.max(index));
+    // Rows are generated on a second thread while the database writes the previous batch.
+    let (sender, mut batches) = tokio::sync::mpsc::channel::<ChatBatch>(2);
+    let generator_options = options.clone();
+    let generating = tokio::task::spawn_blocking(move || {
+        let mut generator = Generator::new(generator_options, base.user, base.conversation, base.message);
+        let mut batch = ChatBatch::default();
+        generator.users(&mut batch);
+        generator.plan_conversation_starts();
+        for index in 0..generator.options.conversations {
+            generator.conversation(index, &mut batch);
+            if batch.row_count() >= FLUSH_ROWS && sender.blocking_send(std::mem::take(&mut batch)).is_err() {
+                return; // The writer stopped (an error); it reports why.
+            }
         }
+        let _ = sender.blocking_send(batch);
+    });
+    while let Some(batch) = batches.recv().await {
+        tally(&mut report, &batch);
+        tx.insert_batch(&batch).await?;
+        progress.advance_to(report.messages);
     }
-    tally(&mut report, &batch);
-    tx.insert_batch(&batch).await?;
+    generating.await.map_err(|e| Error::invalid(format!("demo data generation failed: {e}")))?;
     audit::append(
         &mut tx,
         clock.now(),
@@ -118,7 +126,7 @@ pub async fn seed_demo(
     )
     .await?;
     tx.commit().await?;
-    progress.advance_to(options.messages.max(options.conversations));
+    progress.advance_to(options.messages);
     Ok(report)
 }
 
@@ -138,8 +146,8 @@ struct Cast {
     bots: Vec<i64>,
 }
 
-struct Generator<'a> {
-    options: &'a SeedOptions,
+struct Generator {
+    options: SeedOptions,
     rng: ChaCha8Rng,
     prefix: String,
     start: DateTime<Utc>,
@@ -147,11 +155,14 @@ struct Generator<'a> {
     conversation_base: i64,
     next_message_id: i64,
     cast: Cast,
+    /// Conversation start times, oldest first: rows arrive in time order, as a
+    /// real service writes them, which keeps index inserts near the end of each index.
+    starts: Vec<DateTime<Utc>>,
     messages_left: u64,
     messages_written: u64,
 }
 
-impl std::fmt::Debug for Generator<'_> {
+impl std::fmt::Debug for Generator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Generator").field("prefix", &self.prefix).finish_non_exhaustive()
     }
@@ -161,14 +172,13 @@ fn pick<'t, T>(rng: &mut ChaCha8Rng, items: &'t [T]) -> &'t T {
     &items[rng.random_range(0..items.len())]
 }
 
-impl<'a> Generator<'a> {
-    fn new(options: &'a SeedOptions, user_base: i64, conversation_base: i64, message_base: i64) -> Self {
+impl Generator {
+    fn new(options: SeedOptions, user_base: i64, conversation_base: i64, message_base: i64) -> Self {
         let until = truncate_to_millis(options.until);
         let start = until
             .checked_sub_months(Months::new(options.months))
             .unwrap_or(until - Duration::days(30 * i64::from(options.months)));
         Generator {
-            options,
             rng: ChaCha8Rng::seed_from_u64(options.seed),
             prefix: options.id_prefix(),
             start,
@@ -176,9 +186,19 @@ impl<'a> Generator<'a> {
             conversation_base,
             next_message_id: message_base + 1,
             cast: Cast { humans: Vec::new(), agents: Vec::new(), bots: Vec::new() },
+            starts: Vec::new(),
             messages_left: options.messages,
             messages_written: 0,
+            options,
         }
+    }
+
+    fn plan_conversation_starts(&mut self) {
+        let (from, to) = (self.start, self.until() - Duration::hours(1));
+        let mut starts: Vec<DateTime<Utc>> =
+            (0..self.options.conversations).map(|_| self.instant_between(from, to)).collect();
+        starts.sort_unstable();
+        self.starts = starts;
     }
 
     fn until(&self) -> DateTime<Utc> {
@@ -224,7 +244,7 @@ impl<'a> Generator<'a> {
             let last_seen_at = Some(self.instant_between(self.start, self.until()));
             batch.users.push(User {
                 id,
-                external_id: format!("{}u{n}", self.prefix),
+                external_id: format!("{}u{n:06}", self.prefix),
                 display_name: Some(display_name),
                 email,
                 phone,
@@ -284,7 +304,7 @@ impl<'a> Generator<'a> {
         }
         let owner_id = members[0];
 
-        let created_at = self.instant_between(self.start, until - Duration::hours(1));
+        let created_at = self.starts[index as usize];
         // Most chats are short; a few run for weeks.
         let lifetime_hours = (-(1.0 - self.rng.random::<f64>()).ln() * 72.0).max(0.05);
         let lifetime = Duration::milliseconds((lifetime_hours * 3_600_000.0) as i64);
@@ -328,7 +348,7 @@ impl<'a> Generator<'a> {
                 .then(|| self.rng.random_range(first_message_id..message_id));
             batch.messages.push(Message {
                 id: message_id,
-                external_id: format!("{}m{message_id}", self.prefix),
+                external_id: format!("{}m{message_id:09}", self.prefix),
                 conversation_id: id,
                 sender_id,
                 role,
@@ -370,7 +390,7 @@ impl<'a> Generator<'a> {
         }
         batch.conversations.push(Conversation {
             id,
-            external_id: format!("{}c{}", self.prefix, index + 1),
+            external_id: format!("{}c{:08}", self.prefix, index + 1),
             title,
             kind,
             owner_id: Some(owner_id),

@@ -27,7 +27,8 @@ pub(crate) async fn count_conversations_with_prefix(pool: &SqlitePool, prefix: &
         .await?)
 }
 
-/// Writes rows in multi-row INSERTs of at most `rows_per_statement` rows.
+/// Writes rows in multi-row INSERTs. `head` is `INSERT OR FAIL INTO ...`: the caller's transaction
+/// is the unit of rollback, so a failing statement need not undo its own earlier rows.
 async fn insert_rows<T>(
     conn: &mut SqliteConnection,
     head: &'static str,
@@ -48,7 +49,7 @@ async fn insert_rows<T>(
 pub(crate) async fn insert_batch(conn: &mut SqliteConnection, batch: &ChatBatch) -> Result<()> {
     insert_rows(
         conn,
-        "INSERT INTO users (id, external_id, display_name, email, phone, created_at, last_seen_at) ",
+        "INSERT OR FAIL INTO users (id, external_id, display_name, email, phone, created_at, last_seen_at) ",
         7,
         &batch.users,
         |mut b, u| {
@@ -64,7 +65,7 @@ pub(crate) async fn insert_batch(conn: &mut SqliteConnection, batch: &ChatBatch)
     .await?;
     insert_rows(
         conn,
-        "INSERT INTO conversations (id, external_id, title, kind, owner_id, context, retention_policy, \
+        "INSERT OR FAIL INTO conversations (id, external_id, title, kind, owner_id, context, retention_policy, \
          legal_hold, created_at, last_activity_at, archived_at) ",
         11,
         &batch.conversations,
@@ -85,7 +86,7 @@ pub(crate) async fn insert_batch(conn: &mut SqliteConnection, batch: &ChatBatch)
     .await?;
     insert_rows(
         conn,
-        "INSERT INTO participants (conversation_id, user_id, role, joined_at) ",
+        "INSERT OR FAIL INTO participants (conversation_id, user_id, role, joined_at) ",
         4,
         &batch.participants,
         |mut b, p| {
@@ -95,7 +96,7 @@ pub(crate) async fn insert_batch(conn: &mut SqliteConnection, batch: &ChatBatch)
     .await?;
     insert_rows(
         conn,
-        "INSERT INTO messages (id, external_id, conversation_id, sender_id, role, kind, body, tokens_used, \
+        "INSERT OR FAIL INTO messages (id, external_id, conversation_id, sender_id, role, kind, body, tokens_used, \
          reply_to_id, pinned, created_at) ",
         11,
         &batch.messages,
@@ -114,9 +115,15 @@ pub(crate) async fn insert_batch(conn: &mut SqliteConnection, batch: &ChatBatch)
         },
     )
     .await?;
-    insert_rows(conn, "INSERT INTO message_reads (message_id, user_id, read_at) ", 3, &batch.reads, |mut b, r| {
-        b.push_bind(r.message_id).push_bind(r.user_id).push_bind(to_db(r.read_at));
-    })
+    insert_rows(
+        conn,
+        "INSERT OR FAIL INTO message_reads (message_id, user_id, read_at) ",
+        3,
+        &batch.reads,
+        |mut b, r| {
+            b.push_bind(r.message_id).push_bind(r.user_id).push_bind(to_db(r.read_at));
+        },
+    )
     .await
 }
 
@@ -168,12 +175,15 @@ pub(crate) async fn upsert_user(conn: &mut SqliteConnection, u: &User) -> Result
 pub(crate) async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> Result<(i64, Upserted)> {
     if let Some(id) = find_id(conn, ExistingIds::Conversation, &c.external_id).await? {
         // max(legal_hold, $8): an import may place a hold but never lifts one.
+        // An absent last_activity_at or archived_at keeps what chatkeep already knows.
         let done = sqlx::query(
             "UPDATE conversations SET title = $2, kind = $3, owner_id = $4, context = $5, retention_policy = $6,
-                    created_at = $7, legal_hold = max(legal_hold, $8), last_activity_at = $9, archived_at = $10
+                    created_at = $7, legal_hold = max(legal_hold, $8),
+                    last_activity_at = coalesce($9, last_activity_at), archived_at = coalesce($10, archived_at)
              WHERE id = $1 AND (title IS NOT $2 OR kind IS NOT $3 OR owner_id IS NOT $4 OR context IS NOT $5
                    OR retention_policy IS NOT $6 OR created_at IS NOT $7 OR legal_hold < $8
-                   OR last_activity_at IS NOT $9 OR archived_at IS NOT $10)",
+                   OR ($9 IS NOT NULL AND last_activity_at IS NOT $9)
+                   OR ($10 IS NOT NULL AND archived_at IS NOT $10))",
         )
         .bind(id)
         .bind(&c.title)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds chatkeep, seeds demo data into the default database (a SQLite file in
+# the platform data folder), and shows what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/ensure-deps.sh
+
+cargo build --release --quiet -p chatkeep-cli
+chatkeep="$CARGO_TARGET_DIR/release/chatkeep"
+
+"$chatkeep" demo seed --conversations 2000 --messages 20000 --months 12
+echo
+"$chatkeep" stats
+echo
+"$chatkeep" audit verify
+echo
+echo "chatkeep is at $chatkeep; try:"
+echo "  $chatkeep config show"
+echo "  $chatkeep audit list"
+echo "  $chatkeep --help"
