@@ -136,7 +136,9 @@ fn an_admin_seeds_imports_reads_stats_and_audits() {
 #[test]
 fn bad_input_gets_one_clear_line_and_a_failing_exit_code() {
     let sandbox = Sandbox::new();
-    let cases: &[(&[(&str, &str)], &[&str], &[&str])] = &[
+    // (environment, arguments, words the one-line error must contain)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a [&'a str]);
+    let cases: &[Case] = &[
         (&[("CHAT_DATA_RETENTION_DAYS", "-3")], &["stats"], &["CHAT_DATA_RETENTION_DAYS", "-3", "from 1 to 36500"]),
         (&[("TIMEZONE", "Moon/Base")], &["stats"], &["TIMEZONE", "Moon/Base", "IANA"]),
         (&[("DATABASE_URL", "mysql://x/y")], &["stats"], &["DATABASE_URL", "mysql://x/y", "sqlite://PATH"]),
