@@ -194,3 +194,34 @@ fn every_command_has_help() {
         assert!(out.contains("Usage:"), "{args:?} should print usage: {out}");
     }
 }
+
+#[test]
+fn an_import_killed_half_way_leaves_all_or_nothing() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["stats"]); // creates and migrates the database
+    let file = sandbox.path("big.jsonl");
+    let mut lines = vec![
+        r#"{"type":"user","id":"u","created_at":"2026-01-01T00:00:00Z"}"#.to_string(),
+        r#"{"type":"conversation","id":"c","kind":"direct","created_at":"2026-01-01T00:00:00Z"}"#.to_string(),
+    ];
+    let messages = 60_000;
+    for n in 0..messages {
+        lines.push(format!(
+            r#"{{"type":"message","id":"m{n}","conversation":"c","sender":"u","role":"user","body":"message {n}, with a comma","created_at":"2026-01-01T00:00:00Z"}}"#
+        ));
+    }
+    std::fs::write(&file, lines.join("\n")).unwrap();
+
+    let mut child = sandbox.command(&["import", file.to_str().unwrap()]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let _ = child.kill(); // SIGKILL: no chance to clean up
+    let _ = child.wait();
+
+    let db = sandbox.db();
+    assert_eq!(sqlite3(&db, "PRAGMA integrity_check"), "ok", "a killed import must not corrupt the database");
+    let stored: i64 = sqlite3(&db, "SELECT count(*) FROM messages").parse().unwrap();
+    assert!(stored == 0 || stored == messages, "all or nothing, but {stored} of {messages} messages were stored");
+    let audit_rows: i64 = sqlite3(&db, "SELECT count(*) FROM audit_log").parse().unwrap();
+    assert_eq!(audit_rows, i64::from(stored == messages), "the audit row commits with the import, or not at all");
+    assert!(sandbox.ok(&["audit", "verify"]).contains("intact"));
+}

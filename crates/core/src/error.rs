@@ -79,7 +79,7 @@ impl From<sqlx::Error> for Error {
                     "the database file is not a SQLite database (check DATABASE_URL)".to_string()
                 } else if text.contains("readonly") {
                     "the database is read-only: check the file's permissions".to_string()
-                } else if text.contains("disk is full") || text.contains("full") {
+                } else if text.contains("disk is full") {
                     "the disk holding the database is full; nothing was changed".to_string()
                 } else {
                     "a database operation failed (run with --verbose for details)".to_string()

@@ -68,7 +68,11 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> anyhow::Result<ExitCod
                 ctx.print_json(&report)?;
             } else {
                 match &report.first_break {
-                    None => println!("Audit log intact: {} rows checked.", report.rows_checked),
+                    None => println!(
+                        "Audit log intact: {} {} checked.",
+                        report.rows_checked,
+                        if report.rows_checked == 1 { "row" } else { "rows" }
+                    ),
                     Some(broken) => println!(
                         "Audit log BROKEN at row {}: {} ({} rows before it check out).",
                         broken.row_id, broken.reason, report.rows_checked

@@ -22,9 +22,6 @@ pub struct AuditRow {
     pub hash: String,
 }
 
-/// A row about to be appended (its id and hashes already computed).
-pub type NewAuditRow = AuditRow;
-
 /// Which rows `audit list` shows.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -41,7 +38,7 @@ impl Tx {
         }
     }
 
-    pub async fn audit_insert(&mut self, row: &NewAuditRow) -> Result<()> {
+    pub async fn audit_insert(&mut self, row: &AuditRow) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::audit::insert(tx, row).await,
         }

@@ -125,6 +125,6 @@ mod audit;
 mod chat;
 mod stats;
 
-pub use audit::{AuditFilter, AuditRow, NewAuditRow};
+pub use audit::{AuditFilter, AuditRow};
 pub use chat::{ExistingIds, Upserted};
 pub use stats::{ConversationCounts, FileSize};
