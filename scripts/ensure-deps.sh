@@ -20,9 +20,14 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "chatkeep: Rust is not installed; install it with rustup (https://rustup.rs) and run this again" >&2
   exit 1
 fi
-for component in rustfmt clippy; do
-  rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
-done
+if command -v rustup >/dev/null 2>&1; then
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
+elif ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  echo "chatkeep: cargo fmt and cargo clippy are needed (rustup component add rustfmt clippy)" >&2
+  exit 1
+fi
 
 # Build output lives outside the clone, so fresh clones on one machine build incrementally.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chatkeep/target}"
