@@ -277,37 +277,27 @@ impl Config {
         let database_url = match inputs.overrides.database_url.as_deref() {
             Some(text) => {
                 let source = Source::Flag("--database".into());
-                let url = DatabaseUrl::parse(text).map_err(|accepted| ConfigError::Invalid {
-                    key: DATABASE_URL.key.into(),
-                    value: text.into(),
-                    origin: source.clone(),
-                    accepted,
-                })?;
+                let url = DatabaseUrl::parse(text).map_err(|_| invalid(&DATABASE_URL, text, &source))?;
                 resolver.record(&DATABASE_URL, url.to_string(), source);
                 url
             }
             None => {
                 let default = inputs.dirs.data_dir.as_ref().map(|dir| DatabaseUrl::Sqlite(dir.join("chatkeep.db")));
                 resolver
-                    .resolve(&DATABASE_URL, default, DatabaseUrl::parse, |url| url.to_string())?
+                    .resolve(&DATABASE_URL, default, |t| DatabaseUrl::parse(t).ok(), |url| url.to_string())?
                     .ok_or(ConfigError::NoPlatformDirs { what: "database file", hint: "DATABASE_URL" })?
             }
         };
 
         let timezone = match resolver.raw(&TIMEZONE)? {
             Some((text, source)) => {
-                let tz = parse_timezone(&text).map_err(|accepted| ConfigError::Invalid {
-                    key: resolver.key_for(&TIMEZONE, &source),
-                    value: text.clone(),
-                    origin: source.clone(),
-                    accepted,
-                })?;
+                let tz = parse_timezone(&text).ok_or_else(|| invalid(&TIMEZONE, &text, &source))?;
                 resolver.record(&TIMEZONE, tz.name().to_string(), source);
                 tz
             }
             None => {
                 let (tz, source) = match inputs.system_timezone.as_deref().map(parse_timezone) {
-                    Some(Ok(tz)) => (tz, Source::System),
+                    Some(Some(tz)) => (tz, Source::System),
                     // A system zone chrono-tz does not know, or none at all: UTC, said so.
                     _ => (Tz::UTC, Source::Default),
                 };
@@ -421,14 +411,6 @@ impl Resolver<'_> {
         Ok(self.file_value(spec.key).map(|value| (value, Source::File(self.file_path.clone().unwrap_or_default()))))
     }
 
-    /// The name a user would look for: the env var or the TOML key.
-    fn key_for(&self, spec: &SettingSpec, source: &Source) -> String {
-        match source {
-            Source::Env(name) => name.clone(),
-            _ => spec.key.to_string(),
-        }
-    }
-
     fn record(&mut self, spec: &'static SettingSpec, value: String, source: Source) {
         self.entries.push(SettingEntry { key: spec.key, env: spec.env, value, source });
     }
@@ -437,17 +419,12 @@ impl Resolver<'_> {
         &mut self,
         spec: &'static SettingSpec,
         default: Option<T>,
-        parse: impl Fn(&str) -> Result<T, String>,
+        parse: impl Fn(&str) -> Option<T>,
         show: impl Fn(&T) -> String,
     ) -> Result<Option<T>, ConfigError> {
         match self.raw(spec)? {
             Some((text, source)) => {
-                let value = parse(&text).map_err(|reason| ConfigError::Invalid {
-                    key: self.key_for(spec, &source),
-                    value: text.clone(),
-                    origin: source.clone(),
-                    accepted: if reason.is_empty() { spec.accepted.to_string() } else { reason },
-                })?;
+                let value = parse(&text).ok_or_else(|| invalid(spec, &text, &source))?;
                 self.record(spec, show(&value), source);
                 Ok(Some(value))
             }
@@ -463,13 +440,21 @@ impl Resolver<'_> {
         &mut self,
         spec: &'static SettingSpec,
         default: T,
-        parse: impl Fn(&str) -> Result<T, String>,
+        parse: impl Fn(&str) -> Option<T>,
     ) -> Result<T, ConfigError> {
-        let accepted = spec.accepted;
-        let value =
-            self.resolve(spec, Some(default), |t| parse(t).map_err(|_| accepted.to_string()), |v| v.to_string())?;
+        let value = self.resolve(spec, Some(default), parse, |v| v.to_string())?;
         Ok(value.expect("a default was given"))
     }
+}
+
+/// The one way a bad value is reported: under the name the user wrote it by
+/// (the environment variable or the TOML key), with the value and what is accepted.
+fn invalid(spec: &SettingSpec, value: &str, source: &Source) -> ConfigError {
+    let key = match source {
+        Source::Env(name) => name.clone(),
+        _ => spec.key.to_string(),
+    };
+    ConfigError::Invalid { key, value: value.to_string(), origin: source.clone(), accepted: spec.accepted.to_string() }
 }
 
 fn flatten_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
@@ -482,44 +467,31 @@ fn flatten_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     }
 }
 
-fn parse_timezone(text: &str) -> Result<Tz, String> {
-    text.trim().parse::<Tz>().map_err(|_| TIMEZONE.accepted.to_string())
+fn parse_timezone(text: &str) -> Option<Tz> {
+    text.trim().parse::<Tz>().ok()
 }
 
-fn parse_days(text: &str, min: u32, max: u32) -> Result<u32, String> {
-    match text.trim().parse::<i64>() {
-        Ok(n) if n >= i64::from(min) && n <= i64::from(max) => Ok(n as u32),
-        _ => Err(String::new()),
-    }
+fn parse_days(text: &str, min: u32, max: u32) -> Option<u32> {
+    text.trim().parse::<u32>().ok().filter(|n| (min..=max).contains(n))
 }
 
-fn parse_bool(text: &str) -> Result<bool, String> {
+fn parse_bool(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(String::new()),
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
-fn parse_path(text: &str) -> Result<PathBuf, String> {
+fn parse_path(text: &str) -> Option<PathBuf> {
     let text = text.trim();
-    if text.is_empty() {
-        return Err(String::new());
-    }
-    Ok(PathBuf::from(text))
+    (!text.is_empty()).then(|| PathBuf::from(text))
 }
 
-fn parse_email(text: &str) -> Result<String, String> {
+fn parse_email(text: &str) -> Option<String> {
     let text = text.trim();
-    match text.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !text.contains(char::is_whitespace) =>
-        {
-            Ok(text.to_string())
-        }
-        _ => Err(String::new()),
-    }
+    let (local, domain) = text.split_once('@')?;
+    let plausible =
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !text.contains(char::is_whitespace);
+    plausible.then(|| text.to_string())
 }

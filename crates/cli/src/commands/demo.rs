@@ -49,6 +49,7 @@ pub async fn run(ctx: &Context, command: DemoCommand) -> anyhow::Result<ExitCode
         seed: args.seed,
         until,
     };
+    // Refuse bad sizes before opening the store, so a typo never creates a database file.
     options.validate()?;
     let store = ctx.store().await?;
     let bar = Bar::new("seeding", ctx.json, false);

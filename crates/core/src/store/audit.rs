@@ -43,12 +43,6 @@ impl Tx {
             Tx::Sqlite(tx) => sqlite::audit::insert(tx, row).await,
         }
     }
-
-    pub async fn set_setting(&mut self, key: &str, value: &str, now: DateTime<Utc>) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::audit::set_setting(tx, key, value, now).await,
-        }
-    }
 }
 
 impl Store {
@@ -63,12 +57,6 @@ impl Store {
     pub async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
         match self {
             Store::Sqlite(pool) => sqlite::audit::list(pool, filter).await,
-        }
-    }
-
-    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::audit::setting(pool, key).await,
         }
     }
 }

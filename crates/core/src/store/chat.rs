@@ -13,12 +13,22 @@ pub enum Upserted {
     Unchanged,
 }
 
-/// Internal ids already assigned to the chat service's ids.
+/// The kinds of chat record that are looked up by the chat service's own id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExistingIds {
+pub enum Entity {
     User,
     Conversation,
     Message,
+}
+
+impl Entity {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Entity::User => "user",
+            Entity::Conversation => "conversation",
+            Entity::Message => "message",
+        }
+    }
 }
 
 impl Store {
@@ -45,7 +55,7 @@ impl Tx {
     }
 
     /// The internal id for a chat-service id, if stored.
-    pub async fn find_id(&mut self, kind: ExistingIds, external_id: &str) -> Result<Option<i64>> {
+    pub async fn find_id(&mut self, kind: Entity, external_id: &str) -> Result<Option<i64>> {
         match self {
             Tx::Sqlite(tx) => sqlite::chat::find_id(tx, kind, external_id).await,
         }

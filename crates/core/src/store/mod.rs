@@ -14,8 +14,6 @@ use crate::config::DatabaseUrl;
 use crate::domain::chat::{Conversation, Message, MessageRead, Participant, User};
 use crate::error::{Error, Result};
 
-pub use sqlite::SQLITE_MAX_ROWS_PER_INSERT;
-
 /// An open database, with its schema migrated.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -123,8 +121,9 @@ pub type TimeRange = (DateTime<Utc>, DateTime<Utc>);
 
 mod audit;
 mod chat;
+mod settings;
 mod stats;
 
 pub use audit::{AuditFilter, AuditRow};
-pub use chat::{ExistingIds, Upserted};
+pub use chat::{Entity, Upserted};
 pub use stats::{ConversationCounts, FileSize};

@@ -159,7 +159,6 @@ struct Generator {
     /// real service writes them, which keeps index inserts near the end of each index.
     starts: Vec<DateTime<Utc>>,
     messages_left: u64,
-    messages_written: u64,
 }
 
 impl std::fmt::Debug for Generator {
@@ -188,7 +187,6 @@ impl Generator {
             cast: Cast { humans: Vec::new(), agents: Vec::new(), bots: Vec::new() },
             starts: Vec::new(),
             messages_left: options.messages,
-            messages_written: 0,
             options,
         }
     }
@@ -373,7 +371,6 @@ impl Generator {
             }
             last_activity = Some(at);
         }
-        self.messages_written += count;
 
         for (position, &user_id) in members.iter().enumerate() {
             batch.participants.push(Participant {

@@ -24,7 +24,7 @@ use crate::domain::policy::RetentionPolicy;
 use crate::domain::record::{ConversationRecord, MessageRecord, ParticipantRecord, ReadRecord, Record, UserRecord};
 use crate::error::{Error, Result};
 use crate::ops::Progress;
-use crate::store::{ExistingIds, Store, Tx, Upserted};
+use crate::store::{Entity, Store, Tx, Upserted};
 use crate::time::parse_instant;
 
 /// Problems listed before an import gives up on a file.
@@ -338,31 +338,27 @@ impl Writer {
         Ok(Ok(()))
     }
 
-    async fn resolve(&mut self, tx: &mut Tx, kind: ExistingIds, field: &str, id: &str) -> Result<Result<i64, String>> {
+    /// The internal id for a chat-service id: from this import's cache, else the database.
+    /// Users and conversations are cached (few); messages are looked up (many).
+    async fn resolve(&mut self, tx: &mut Tx, kind: Entity, field: &str, id: &str) -> Result<Result<i64, String>> {
         let cache = match kind {
-            ExistingIds::User => Some(&self.users),
-            ExistingIds::Conversation => Some(&self.conversations),
-            ExistingIds::Message => None,
+            Entity::User => Some(&mut self.users),
+            Entity::Conversation => Some(&mut self.conversations),
+            Entity::Message => None,
         };
-        if let Some(found) = cache.and_then(|c| c.get(id)) {
+        if let Some(found) = cache.as_ref().and_then(|c| c.get(id)) {
             return Ok(Ok(*found));
         }
-        let noun = match kind {
-            ExistingIds::User => "user",
-            ExistingIds::Conversation => "conversation",
-            ExistingIds::Message => "message",
-        };
         Ok(match tx.find_id(kind, id).await? {
             Some(found) => {
-                match kind {
-                    ExistingIds::User => self.users.insert(id.to_string(), found),
-                    ExistingIds::Conversation => self.conversations.insert(id.to_string(), found),
-                    ExistingIds::Message => None,
-                };
+                if let Some(cache) = cache {
+                    cache.insert(id.to_string(), found);
+                }
                 Ok(found)
             }
             None => Err(format!(
-                "{field}: no {noun} with id {id:?}; it must appear on an earlier line or already be in the database"
+                "{field}: no {} with id {id:?}; it must appear on an earlier line or already be in the database",
+                kind.noun()
             )),
         })
     }
@@ -384,7 +380,7 @@ impl Writer {
             }
             Valid::Conversation(mut conversation, owner) => {
                 if let Some(owner) = owner {
-                    conversation.owner_id = Some(resolve!(ExistingIds::User, "owner", &owner));
+                    conversation.owner_id = Some(resolve!(Entity::User, "owner", &owner));
                 }
                 let (id, outcome) = tx.upsert_conversation(&conversation).await?;
                 self.conversations.insert(conversation.external_id, id);
@@ -392,8 +388,8 @@ impl Writer {
             }
             Valid::Participant(p, joined_at) => {
                 let participant = Participant {
-                    conversation_id: resolve!(ExistingIds::Conversation, "conversation", &p.conversation),
-                    user_id: resolve!(ExistingIds::User, "user", &p.user),
+                    conversation_id: resolve!(Entity::Conversation, "conversation", &p.conversation),
+                    user_id: resolve!(Entity::User, "user", &p.user),
                     role: p.role,
                     joined_at,
                 };
@@ -401,12 +397,12 @@ impl Writer {
                 self.report.participants.add(outcome);
             }
             Valid::Message(mut message, record) => {
-                message.conversation_id = resolve!(ExistingIds::Conversation, "conversation", &record.conversation);
+                message.conversation_id = resolve!(Entity::Conversation, "conversation", &record.conversation);
                 if let Some(sender) = &record.sender {
-                    message.sender_id = Some(resolve!(ExistingIds::User, "sender", sender));
+                    message.sender_id = Some(resolve!(Entity::User, "sender", sender));
                 }
                 if let Some(reply_to) = &record.reply_to {
-                    message.reply_to_id = Some(resolve!(ExistingIds::Message, "reply_to", reply_to));
+                    message.reply_to_id = Some(resolve!(Entity::Message, "reply_to", reply_to));
                 }
                 let (_, outcome) = tx.upsert_message(&message).await?;
                 self.touched_conversations.insert(message.conversation_id);
@@ -414,8 +410,8 @@ impl Writer {
             }
             Valid::Read(r, read_at) => {
                 let read = MessageRead {
-                    message_id: resolve!(ExistingIds::Message, "message", &r.message),
-                    user_id: resolve!(ExistingIds::User, "user", &r.user),
+                    message_id: resolve!(Entity::Message, "message", &r.message),
+                    user_id: resolve!(Entity::User, "user", &r.user),
                     read_at,
                 };
                 let outcome = tx.upsert_read(&read).await?;

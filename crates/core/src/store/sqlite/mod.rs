@@ -4,6 +4,7 @@
 
 pub(super) mod audit;
 pub(super) mod chat;
+pub(super) mod settings;
 pub(super) mod stats;
 
 use std::path::Path;
@@ -18,7 +19,7 @@ use crate::error::{Error, Result};
 
 /// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters
 /// for the widest table, and large enough that one statement carries a lot.
-pub const SQLITE_MAX_ROWS_PER_INSERT: usize = 2_000;
+const MAX_ROWS_PER_INSERT: usize = 2_000;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 

@@ -1,0 +1,22 @@
+//! The `settings` table: run-time settings and small internal markers (such as the audit chain's head).
+
+use chrono::{DateTime, Utc};
+
+use super::{Store, Tx, sqlite};
+use crate::error::Result;
+
+impl Tx {
+    pub async fn set_setting(&mut self, key: &str, value: &str, now: DateTime<Utc>) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::settings::set_setting(tx, key, value, now).await,
+        }
+    }
+}
+
+impl Store {
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::settings::setting(pool, key).await,
+        }
+    }
+}
