@@ -88,16 +88,20 @@ CREATE TABLE erasure_ledger (
 CREATE INDEX erasure_ledger_user ON erasure_ledger (user_external_id);
 
 -- Legal holds: nothing they cover expires or is purged.
+-- A hold on a user covers every conversation they take part in.
 CREATE TABLE legal_holds (
     id              INTEGER PRIMARY KEY,
     conversation_id INTEGER REFERENCES conversations (id),
     user_id         INTEGER REFERENCES users (id),
     reason          TEXT NOT NULL,
+    placed_by       TEXT NOT NULL CHECK (placed_by IN ('desktop', 'scheduler', 'cli', 'api')),
     created_at      TEXT NOT NULL,
     released_at     TEXT,
+    release_reason  TEXT,
     CHECK ((conversation_id IS NULL) <> (user_id IS NULL))
 );
-CREATE INDEX legal_holds_active ON legal_holds (released_at);
+CREATE INDEX legal_holds_conversation ON legal_holds (conversation_id) WHERE released_at IS NULL;
+CREATE INDEX legal_holds_user ON legal_holds (user_id) WHERE released_at IS NULL;
 
 -- Generic retention rules for tables beyond messages.
 CREATE TABLE retention_rules (

@@ -54,6 +54,9 @@ enum Command {
     /// Demo data to try chatkeep on.
     #[command(subcommand)]
     Demo(commands::demo::DemoCommand),
+    /// Legal holds: what they cover is never expired or purged.
+    #[command(subcommand)]
+    Hold(commands::hold::HoldCommand),
     /// Storage statistics: conversations, messages, tokens, database size.
     Stats,
     /// The tamper-evident audit log.
@@ -92,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(command) => commands::config::run(&ctx, command),
         Command::Import(args) => commands::import::run(&ctx, args).await,
         Command::Demo(command) => commands::demo::run(&ctx, command).await,
+        Command::Hold(command) => commands::hold::run(&ctx, command).await,
         Command::Stats => commands::stats::run(&ctx).await,
         Command::Audit(command) => commands::audit::run(&ctx, command).await,
     }

@@ -120,10 +120,16 @@ fn an_admin_seeds_imports_reads_stats_and_audits() {
     let tokens = sqlite3(&db, "SELECT sum(tokens_used) FROM messages");
     assert_eq!(stats["messages"]["tokens_used"].to_string(), tokens);
 
-    // Two operations, two audit rows, an intact chain.
+    // A legal hold on a demo conversation, by the id the chat service knows.
+    let held = sandbox.json(&["hold", "add", "--conversation", "demo-s1-c00000007", "--reason", "case 114"]);
+    assert_eq!(held[0]["target"], serde_json::json!({"kind": "conversation", "id": "demo-s1-c00000007"}));
+    let listed = sandbox.ok(&["hold", "list"]);
+    assert!(listed.contains("demo-s1-c00000007") && listed.contains("case 114"), "{listed}");
+
+    // Three operations, three audit rows, an intact chain.
     let audit = sandbox.json(&["audit", "list"]);
     let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["import.file", "demo.seed"]);
+    assert_eq!(actions, ["hold.place", "import.file", "demo.seed"]);
     assert!(sandbox.ok(&["audit", "verify"]).contains("intact"));
 
     // Tampering with sqlite3 is caught, by row, with exit code 3.
@@ -145,6 +151,12 @@ fn bad_input_gets_one_clear_line_and_a_failing_exit_code() {
         (&[], &["demo", "seed", "--months", "0"], &["--months", "from 1 to 120"]),
         (&[], &["audit", "list", "--since", "last tuesday"], &["--since", "2026-03-01"]),
         (&[], &["import", "/nonexistent/file.jsonl"], &["/nonexistent/file.jsonl"]),
+        (
+            &[],
+            &["hold", "add", "--conversation", "c-404", "--reason", "case"],
+            &["conversation \"c-404\"", "not found"],
+        ),
+        (&[], &["hold", "release", "41"], &["legal hold #41"]),
     ];
     for (env, args, needles) in cases {
         let mut command = sandbox.command(args);
@@ -189,6 +201,9 @@ fn every_command_has_help() {
         vec!["stats", "--help"],
         vec!["audit", "list", "--help"],
         vec!["audit", "verify", "--help"],
+        vec!["hold", "add", "--help"],
+        vec!["hold", "list", "--help"],
+        vec!["hold", "release", "--help"],
     ] {
         let out = sandbox.ok(&args);
         assert!(out.contains("Usage:"), "{args:?} should print usage: {out}");

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod config;
 pub mod demo;
+pub mod hold;
 pub mod import;
 pub mod stats;
 

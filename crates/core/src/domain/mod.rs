@@ -3,6 +3,7 @@
 //! policies ([`policy`]), and who acted ([`Actor`]).
 
 pub mod chat;
+pub mod hold;
 pub mod policy;
 pub mod record;
 

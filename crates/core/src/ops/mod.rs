@@ -2,6 +2,7 @@
 //! The CLI, the desktop app and the scheduler all call these same functions.
 
 pub mod demo;
+pub mod hold;
 pub mod import;
 pub mod stats;
 

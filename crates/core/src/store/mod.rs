@@ -121,6 +121,7 @@ pub type TimeRange = (DateTime<Utc>, DateTime<Utc>);
 
 mod audit;
 mod chat;
+mod holds;
 mod settings;
 mod stats;
 

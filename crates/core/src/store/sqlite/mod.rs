@@ -4,6 +4,7 @@
 
 pub(super) mod audit;
 pub(super) mod chat;
+pub(super) mod holds;
 pub(super) mod settings;
 pub(super) mod stats;
 

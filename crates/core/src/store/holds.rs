@@ -1,0 +1,52 @@
+//! Legal hold storage.
+
+use chrono::{DateTime, Utc};
+
+use super::{Entity, Store, Tx, sqlite};
+use crate::domain::Actor;
+use crate::domain::hold::LegalHold;
+use crate::error::Result;
+
+impl Tx {
+    /// Places a hold on a user or conversation (by internal id); returns the hold's id.
+    pub async fn insert_hold(
+        &mut self,
+        on: Entity,
+        target_id: i64,
+        reason: &str,
+        placed_by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::holds::insert(tx, on, target_id, reason, placed_by, now).await,
+        }
+    }
+
+    /// The active hold placed directly on this user or conversation, if any.
+    pub async fn active_hold_on(&mut self, on: Entity, target_id: i64) -> Result<Option<LegalHold>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::holds::active_on(tx, on, target_id).await,
+        }
+    }
+
+    pub async fn hold(&mut self, id: i64) -> Result<Option<LegalHold>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::holds::by_id(tx, id).await,
+        }
+    }
+
+    pub async fn release_hold(&mut self, id: i64, reason: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::holds::release(tx, id, reason, now).await,
+        }
+    }
+}
+
+impl Store {
+    /// Holds, newest first; released ones too when asked.
+    pub async fn holds(&self, include_released: bool) -> Result<Vec<LegalHold>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::holds::list(&mut *pool.acquire().await?, include_released).await,
+        }
+    }
+}
