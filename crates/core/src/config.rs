@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use crate::domain::rule::TableRule;
+
 /// Where a setting's effective value came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
@@ -43,6 +45,8 @@ pub enum ConfigError {
     Invalid { key: String, value: String, origin: Source, accepted: String },
     #[error("unknown setting `{key}` in {path}{hint}; accepted keys: {accepted}", hint = suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     UnknownKey { key: String, path: PathBuf, suggestion: Option<String>, accepted: String },
+    #[error("invalid [[retention.rules]] in {path}: {reason}")]
+    BadRule { path: PathBuf, reason: String },
     #[error("cannot read the config file {path}: {reason}")]
     Unreadable { path: PathBuf, reason: String },
     #[error("the config file {path} is not valid TOML: {reason}")]
@@ -123,8 +127,21 @@ pub struct RetentionSettings {
     pub default_days: u32,
     /// Whether retention runs change data (`CHAT_AUTO_DELETE_ENABLED`); false = report only.
     pub auto_delete_enabled: bool,
-    /// Days between expiry and purge (`CHAT_AUTO_DELETE_GRACE_PERIOD_DAYS`).
+    /// Days between expiry and purge (`CHAT_AUTO_DELETE_GRACE_PERIOD_DAYS`). With 0,
+    /// rows expired by one run are purged by the next.
     pub grace_period_days: u32,
+    /// Rows per write transaction, so the chat service never waits long for the database.
+    pub batch_size: u32,
+    /// Purge only months a verified monthly archive covers.
+    pub require_verified_backup: bool,
+    /// Conversations with no message for this many days are marked archived.
+    pub archive_after_days: u32,
+    /// Bot sessions idle this many hours are closed (marked archived).
+    pub bot_idle_hours: u32,
+    /// How many days ahead the "messages will be deleted on DATE" notice looks.
+    pub notice_days: u32,
+    /// `[[retention.rules]]` from chatkeep.toml (checked against the schema when a run uses them).
+    pub rules: Vec<TableRule>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -181,6 +198,33 @@ const GRACE_DAYS: SettingSpec = SettingSpec {
     env: "CHAT_AUTO_DELETE_GRACE_PERIOD_DAYS",
     accepted: "a whole number of days from 0 to 3650",
 };
+const BATCH_SIZE: SettingSpec = SettingSpec {
+    key: "retention.batch_size",
+    env: "CHAT_RETENTION_BATCH_SIZE",
+    accepted: "a whole number of rows from 10 to 100000",
+};
+const REQUIRE_BACKUP: SettingSpec = SettingSpec {
+    key: "retention.require_verified_backup",
+    env: "CHAT_RETENTION_REQUIRE_VERIFIED_BACKUP",
+    accepted: "true or false",
+};
+const ARCHIVE_DAYS: SettingSpec = SettingSpec {
+    key: "retention.archive_after_days",
+    env: "CHAT_ARCHIVE_AFTER_DAYS",
+    accepted: "a whole number of days from 1 to 36500",
+};
+const BOT_IDLE_HOURS: SettingSpec = SettingSpec {
+    key: "retention.bot_idle_hours",
+    env: "CHAT_BOT_SESSION_IDLE_HOURS",
+    accepted: "a whole number of hours from 1 to 87600",
+};
+const NOTICE_DAYS: SettingSpec = SettingSpec {
+    key: "retention.notice_days",
+    env: "CHAT_DELETION_NOTICE_DAYS",
+    accepted: "a whole number of days from 0 to 365",
+};
+/// `[[retention.rules]]`: an array of tables, read by its own parser.
+const RULES_KEY: &str = "retention.rules";
 const BACKUP_ENABLED: SettingSpec =
     SettingSpec { key: "backup.enabled", env: "CHAT_BACKUP_ENABLED", accepted: "true or false" };
 const BACKUP_DIRECTORY: SettingSpec =
@@ -198,6 +242,11 @@ const SETTINGS: &[&SettingSpec] = &[
     &RETENTION_DAYS,
     &AUTO_DELETE,
     &GRACE_DAYS,
+    &BATCH_SIZE,
+    &REQUIRE_BACKUP,
+    &ARCHIVE_DAYS,
+    &BOT_IDLE_HOURS,
+    &NOTICE_DAYS,
     &BACKUP_ENABLED,
     &BACKUP_DIRECTORY,
     &BACKUP_EMAIL,
@@ -310,6 +359,12 @@ impl Config {
             default_days: resolver.resolve_required(&RETENTION_DAYS, 180, |t| parse_days(t, 1, 36_500))?,
             auto_delete_enabled: resolver.resolve_required(&AUTO_DELETE, true, parse_bool)?,
             grace_period_days: resolver.resolve_required(&GRACE_DAYS, 7, |t| parse_days(t, 0, 3_650))?,
+            batch_size: resolver.resolve_required(&BATCH_SIZE, 1_000, |t| parse_days(t, 10, 100_000))?,
+            require_verified_backup: resolver.resolve_required(&REQUIRE_BACKUP, true, parse_bool)?,
+            archive_after_days: resolver.resolve_required(&ARCHIVE_DAYS, 90, |t| parse_days(t, 1, 36_500))?,
+            bot_idle_hours: resolver.resolve_required(&BOT_IDLE_HOURS, 24, |t| parse_days(t, 1, 87_600))?,
+            notice_days: resolver.resolve_required(&NOTICE_DAYS, 3, |t| parse_days(t, 0, 365))?,
+            rules: resolver.rules()?,
         };
 
         let default_backup_dir = inputs.dirs.data_dir.as_ref().map(|dir| dir.join("backups"));
@@ -376,7 +431,7 @@ impl Resolver<'_> {
     }
 
     fn reject_unknown_keys(&self) -> Result<(), ConfigError> {
-        let known: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
+        let known: Vec<&str> = SETTINGS.iter().map(|s| s.key).chain([RULES_KEY]).collect();
         let mut found = Vec::new();
         flatten_keys(&self.table, "", &mut found);
         let sections: Vec<&str> = known.iter().filter_map(|k| k.split_once('.').map(|(s, _)| s)).collect();
@@ -434,6 +489,36 @@ impl Resolver<'_> {
                 Ok(default)
             }
         }
+    }
+
+    /// `[[retention.rules]]`, each checked for shape; the live schema is checked when a run uses them.
+    fn rules(&mut self) -> Result<Vec<TableRule>, ConfigError> {
+        let path = self.file_path.clone().unwrap_or_default();
+        let Some(value) = self.table.get("retention").and_then(|r| r.as_table()).and_then(|r| r.get("rules")) else {
+            return Ok(Vec::new());
+        };
+        let bad = |reason: String| ConfigError::BadRule { path: path.clone(), reason };
+        let entries = value.as_array().ok_or_else(|| {
+            bad("an array of tables: [[retention.rules]] with table, timestamp_column, days, strategy".into())
+        })?;
+        let mut rules = Vec::with_capacity(entries.len());
+        for (n, entry) in entries.iter().enumerate() {
+            let rule: TableRule = entry.clone().try_into().map_err(|e: toml::de::Error| {
+                bad(format!("rule #{}: {} (fields: table, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled)", n + 1, e.message()))
+            })?;
+            rule.check_shape().map_err(|e| bad(format!("rule #{}: {e}", n + 1)))?;
+            rules.push(rule);
+        }
+        if !rules.is_empty() {
+            let shown = rules.iter().map(|r| format!("{}.{} {}d {}", r.table, r.timestamp_column, r.days, r.strategy));
+            self.entries.push(SettingEntry {
+                key: RULES_KEY,
+                env: "",
+                value: shown.collect::<Vec<_>>().join("; "),
+                source: Source::File(path),
+            });
+        }
+        Ok(rules)
     }
 
     fn resolve_required<T: fmt::Display>(

@@ -7,7 +7,8 @@
 //! - [`config`]: the effective settings, from `chatkeep.toml` and the environment.
 //! - [`store`]: the database engine seam (SQLite today; PostgreSQL slots in by URL scheme).
 //! - [`audit`]: the hash-chained audit log every operation appends to.
-//! - [`ops`]: the operations: import, demo data, statistics, and more to come.
+//! - [`ops`]: the operations: import, demo data, statistics, legal holds, retention, and more to come.
+//! - [`events`]: what the core tells a shell to notify about.
 //! - [`domain`]: the nouns those operations share.
 
 pub mod audit;
@@ -15,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod ops;
 pub mod store;
 pub mod time;

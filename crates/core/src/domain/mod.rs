@@ -6,6 +6,7 @@ pub mod chat;
 pub mod hold;
 pub mod policy;
 pub mod record;
+pub mod rule;
 
 use serde::{Deserialize, Serialize};
 

@@ -51,7 +51,7 @@ pub async fn place_hold(
             existing.id, existing.created_at, existing.reason
         )));
     }
-    let id = tx.insert_hold(entity, target_id, &reason, actor, now).await?;
+    let id = tx.insert_hold(entity, target_id, external_id, &reason, actor, now).await?;
     audit::append(
         &mut tx,
         now,

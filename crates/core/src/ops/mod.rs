@@ -4,7 +4,11 @@
 pub mod demo;
 pub mod hold;
 pub mod import;
+pub mod retention;
 pub mod stats;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Reports how far a long operation has got: `done` of `total` units.
 pub trait Progress: Send + Sync {
@@ -19,4 +23,23 @@ pub struct NoProgress;
 impl Progress for NoProgress {
     fn set_total(&self, _total: u64) {}
     fn advance_to(&self, _done: u64) {}
+}
+
+/// Asks a long operation to stop at its next safe point (between batches).
+/// Clones share one flag: hand a clone to the operation, keep one to cancel.
+#[derive(Debug, Default, Clone)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }

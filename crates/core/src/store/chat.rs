@@ -44,6 +44,13 @@ impl Store {
             Store::Sqlite(pool) => sqlite::chat::count_conversations_with_prefix(pool, prefix).await,
         }
     }
+
+    /// The internal id for a chat-service id, if stored.
+    pub async fn find_id(&self, kind: Entity, external_id: &str) -> Result<Option<i64>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::chat::find_id(pool, kind, external_id).await,
+        }
+    }
 }
 
 impl Tx {
@@ -57,7 +64,7 @@ impl Tx {
     /// The internal id for a chat-service id, if stored.
     pub async fn find_id(&mut self, kind: Entity, external_id: &str) -> Result<Option<i64>> {
         match self {
-            Tx::Sqlite(tx) => sqlite::chat::find_id(tx, kind, external_id).await,
+            Tx::Sqlite(tx) => sqlite::chat::find_id(&mut **tx, kind, external_id).await,
         }
     }
 

@@ -13,12 +13,13 @@ impl Tx {
         &mut self,
         on: Entity,
         target_id: i64,
+        target_external_id: &str,
         reason: &str,
         placed_by: Actor,
         now: DateTime<Utc>,
     ) -> Result<i64> {
         match self {
-            Tx::Sqlite(tx) => sqlite::holds::insert(tx, on, target_id, reason, placed_by, now).await,
+            Tx::Sqlite(tx) => sqlite::holds::insert(tx, on, target_id, target_external_id, reason, placed_by, now).await,
         }
     }
 

@@ -122,6 +122,8 @@ pub type TimeRange = (DateTime<Utc>, DateTime<Utc>);
 mod audit;
 mod chat;
 mod holds;
+pub mod retention;
+pub mod rules;
 mod settings;
 mod stats;
 

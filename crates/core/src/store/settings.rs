@@ -11,6 +11,12 @@ impl Tx {
             Tx::Sqlite(tx) => sqlite::settings::set_setting(tx, key, value, now).await,
         }
     }
+
+    pub async fn setting(&mut self, key: &str) -> Result<Option<String>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::settings::setting(&mut **tx, key).await,
+        }
+    }
 }
 
 impl Store {

@@ -127,7 +127,11 @@ pub(crate) async fn insert_batch(conn: &mut SqliteConnection, batch: &ChatBatch)
     .await
 }
 
-pub(crate) async fn find_id(conn: &mut SqliteConnection, kind: Entity, external_id: &str) -> Result<Option<i64>> {
+pub(crate) async fn find_id(
+    conn: impl sqlx::SqliteExecutor<'_>,
+    kind: Entity,
+    external_id: &str,
+) -> Result<Option<i64>> {
     let sql = match kind {
         Entity::User => "SELECT id FROM users WHERE external_id = $1",
         Entity::Conversation => "SELECT id FROM conversations WHERE external_id = $1",
@@ -141,7 +145,7 @@ fn outcome_of_update(rows_affected: u64) -> Upserted {
 }
 
 pub(crate) async fn upsert_user(conn: &mut SqliteConnection, u: &User) -> Result<(i64, Upserted)> {
-    if let Some(id) = find_id(conn, Entity::User, &u.external_id).await? {
+    if let Some(id) = find_id(&mut *conn, Entity::User, &u.external_id).await? {
         let done = sqlx::query(
             "UPDATE users SET display_name = $2, email = $3, phone = $4, created_at = $5, last_seen_at = $6
              WHERE id = $1 AND (display_name IS NOT $2 OR email IS NOT $3 OR phone IS NOT $4
@@ -173,7 +177,7 @@ pub(crate) async fn upsert_user(conn: &mut SqliteConnection, u: &User) -> Result
 }
 
 pub(crate) async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> Result<(i64, Upserted)> {
-    if let Some(id) = find_id(conn, Entity::Conversation, &c.external_id).await? {
+    if let Some(id) = find_id(&mut *conn, Entity::Conversation, &c.external_id).await? {
         // max(legal_hold, $8): an import may place a hold but never lifts one.
         // An absent last_activity_at or archived_at keeps what chatkeep already knows.
         let done = sqlx::query(
@@ -250,7 +254,7 @@ pub(crate) async fn upsert_participant(conn: &mut SqliteConnection, p: &Particip
 }
 
 pub(crate) async fn upsert_message(conn: &mut SqliteConnection, m: &Message) -> Result<(i64, Upserted)> {
-    if let Some(id) = find_id(conn, Entity::Message, &m.external_id).await? {
+    if let Some(id) = find_id(&mut *conn, Entity::Message, &m.external_id).await? {
         let done = sqlx::query(
             "UPDATE messages SET conversation_id = $2, sender_id = $3, role = $4, kind = $5, body = $6,
                     tokens_used = $7, reply_to_id = $8, pinned = $9, created_at = $10

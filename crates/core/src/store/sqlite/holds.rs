@@ -8,19 +8,17 @@ use crate::store::Entity;
 use crate::time::to_db;
 
 /// Every hold with the chat service's id of what it covers.
-const SELECT: &str = "SELECT h.id, c.external_id, u.external_id, h.reason, h.placed_by, h.created_at,
+/// (The id is kept on the hold itself, so history outlives a purged conversation.)
+const SELECT: &str = "SELECT h.id, h.target_kind, h.target_external_id, h.reason, h.placed_by, h.created_at,
                              h.released_at, h.release_reason
-                      FROM legal_holds h
-                      LEFT JOIN conversations c ON c.id = h.conversation_id
-                      LEFT JOIN users u ON u.id = h.user_id";
+                      FROM legal_holds h";
 
-type Row = (i64, Option<String>, Option<String>, String, String, String, Option<String>, Option<String>);
+type Row = (i64, String, String, String, String, String, Option<String>, Option<String>);
 
-fn hold((id, conversation, user, reason, placed_by, created_at, released_at, release_reason): Row) -> LegalHold {
-    let target = match (conversation, user) {
-        (Some(conversation), _) => HoldTarget::Conversation(conversation),
-        (None, Some(user)) => HoldTarget::User(user),
-        (None, None) => HoldTarget::Conversation(String::new()),
+fn hold((id, kind, external_id, reason, placed_by, created_at, released_at, release_reason): Row) -> LegalHold {
+    let target = match kind.as_str() {
+        "user" => HoldTarget::User(external_id),
+        _ => HoldTarget::Conversation(external_id),
     };
     LegalHold { id, target, reason, placed_by, created_at, released_at, release_reason }
 }
@@ -37,12 +35,18 @@ pub(crate) async fn insert(
     conn: &mut SqliteConnection,
     on: Entity,
     target_id: i64,
+    target_external_id: &str,
     reason: &str,
     placed_by: Actor,
     now: DateTime<Utc>,
 ) -> Result<i64> {
+    let kind = match on {
+        Entity::User => "user",
+        _ => "conversation",
+    };
     let sql = format!(
-        "INSERT INTO legal_holds ({}, reason, placed_by, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO legal_holds ({}, target_kind, target_external_id, reason, placed_by, created_at)
+         VALUES ($1, $5, $6, $2, $3, $4) RETURNING id",
         column(on)
     );
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
@@ -50,6 +54,8 @@ pub(crate) async fn insert(
         .bind(reason)
         .bind(placed_by.as_str())
         .bind(to_db(now))
+        .bind(kind)
+        .bind(target_external_id)
         .fetch_one(conn)
         .await?)
 }

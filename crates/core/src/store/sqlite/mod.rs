@@ -5,6 +5,8 @@
 pub(super) mod audit;
 pub(super) mod chat;
 pub(super) mod holds;
+pub(super) mod retention;
+pub(super) mod rules;
 pub(super) mod settings;
 pub(super) mod stats;
 

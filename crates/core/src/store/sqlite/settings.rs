@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 
 use crate::error::Result;
 use crate::time;
@@ -17,6 +17,9 @@ pub(crate) async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &
     Ok(())
 }
 
-pub(crate) async fn setting(pool: &SqlitePool, key: &str) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(pool).await?)
+pub(crate) async fn setting(
+    conn: impl sqlx::SqliteExecutor<'_>,
+    key: &str,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(conn).await?)
 }

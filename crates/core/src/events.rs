@@ -1,0 +1,61 @@
+//! Events the core emits for a shell to turn into desktop notifications,
+//! webhook posts or log lines. The core never knows which.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// `messages` messages will expire on `expires_on` and be deleted for good from `purged_from`.
+    DeletionNotice { messages: u64, expires_on: NaiveDate, purged_from: NaiveDate },
+    /// A retention run ended; `summary` is one line a person can read.
+    RetentionFinished { summary: String, cancelled: bool },
+    /// Purge skipped a month because no verified monthly archive covers it.
+    PurgeBlocked { month: String, messages: u64, reason: String },
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::DeletionNotice { messages, expires_on, purged_from } => write!(
+                f,
+                "{messages} messages will be deleted on {expires_on} (hidden that day, gone for good from {purged_from})"
+            ),
+            Event::RetentionFinished { summary, cancelled: false } => write!(f, "retention run finished: {summary}"),
+            Event::RetentionFinished { summary, cancelled: true } => write!(f, "retention run cancelled: {summary}"),
+            Event::PurgeBlocked { month, messages, reason } => {
+                write!(f, "purge blocked: month {month} ({messages} messages) {reason}")
+            }
+        }
+    }
+}
+
+/// Receives events. Implementations must return quickly (queue, don't block).
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event);
+}
+
+/// For callers that ignore events.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn emit(&self, _event: Event) {}
+}
+
+/// Keeps every event, for tests and for shells that show them after an operation.
+#[derive(Debug, Default)]
+pub struct CollectEvents(std::sync::Mutex<Vec<Event>>);
+
+impl CollectEvents {
+    pub fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+impl EventSink for CollectEvents {
+    fn emit(&self, event: Event) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(event);
+    }
+}

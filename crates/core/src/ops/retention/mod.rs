@@ -1,0 +1,480 @@
+//! `chatkeep retention`: data is deleted when its policy says so, never
+//! earlier, never by surprise, and never beyond recovery before the grace
+//! period ends.
+//!
+//! Rows move `live -> expired -> purged`. A run first keeps `expires_at` in
+//! step with the policies, then works out a [`plan`] (what expires, what
+//! purges, what a hold or a missing backup blocks) and executes it in short
+//! batches: each batch is one transaction that re-checks its rows (a hold
+//! placed a moment ago still wins), so a crash or cancel leaves a consistent
+//! database and the next run carries on. `preview` reports the same plan
+//! without executing it.
+
+mod plan;
+mod report;
+pub mod rules;
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+pub use report::{Outcome, ReportMode, RestoreReport, RetentionReport};
+pub use rules::{ListedRule, add_rule, list_rules, remove_rule};
+
+use crate::audit::{self, AuditEntry};
+use crate::clock::Clock;
+use crate::config::RetentionSettings;
+use crate::domain::Actor;
+use crate::domain::policy::RetentionPolicy;
+use crate::domain::rule::RuleStrategy;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventSink};
+use crate::ops::{Cancel, Progress};
+use crate::store::retention::RestoreScope;
+use crate::store::{Entity, Store, Tx};
+use crate::time::to_db;
+
+use plan::{Item, Plan};
+
+/// Where the `expires_at` upkeep got to: the default it was computed with and the last message id done.
+const EXPIRES_SYNC_KEY: &str = "retention.expires_sync";
+/// Message ids per `expires_at` update: cheap rows, so more per batch than the deletion stages.
+const SYNC_BATCH_FACTOR: i64 = 5;
+
+/// Everything retention needs: the database, the settings, the zone months and dates are read in, and the clock.
+#[derive(Clone, Copy)]
+pub struct Retention<'a> {
+    pub store: &'a Store,
+    pub settings: &'a RetentionSettings,
+    pub tz: Tz,
+    pub clock: &'a dyn Clock,
+}
+
+/// The shell's hooks into a run.
+#[derive(Clone, Copy)]
+pub struct RunHooks<'a> {
+    pub progress: &'a dyn Progress,
+    pub events: &'a dyn EventSink,
+    pub cancel: &'a Cancel,
+}
+
+impl std::fmt::Debug for Retention<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retention").field("settings", self.settings).field("tz", &self.tz).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RunHooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHooks").field("cancel", self.cancel).finish_non_exhaustive()
+    }
+}
+
+impl Retention<'_> {
+    /// What a run would do now, changing nothing.
+    pub async fn preview(&self) -> Result<RetentionReport> {
+        let now = self.now();
+        let plan = plan::build(self.store, self.settings, &self.settings.rules, self.tz, now).await?;
+        Ok(report::from_plan(ReportMode::Preview, &plan, self.settings, self.tz, now))
+    }
+
+    /// Runs retention. With auto-delete disabled, reports what it would do and changes nothing.
+    pub async fn run(&self, actor: Actor, hooks: RunHooks<'_>) -> Result<RetentionReport> {
+        let now = self.now();
+        if !self.settings.auto_delete_enabled {
+            let plan = plan::build(self.store, self.settings, &self.settings.rules, self.tz, now).await?;
+            let report = report::from_plan(ReportMode::ReportOnly, &plan, self.settings, self.tz, now);
+            self.audit(actor, now, "retention.report_only", &report).await?;
+            self.emit_notices(&report, hooks.events);
+            return Ok(report);
+        }
+
+        let synced = self.sync_expires_at(hooks).await?;
+        let plan = plan::build(self.store, self.settings, &self.settings.rules, self.tz, now).await?;
+        let planned = report::from_plan(ReportMode::Preview, &plan, self.settings, self.tz, now);
+        self.audit(actor, now, "retention.start", &planned).await?;
+
+        let mut done = Done::default();
+        let outcome = self.execute(&plan, &mut done, hooks).await?;
+        let mut report = report::from_done(&plan, &done, self.settings, self.tz, now, outcome);
+        report.expires_at_updated = synced;
+        self.audit(actor, self.clock.now(), "retention.run", &report).await?;
+        self.emit_notices(&report, hooks.events);
+        hooks.events.emit(Event::RetentionFinished {
+            summary: report.summary(),
+            cancelled: report.outcome == Outcome::Cancelled,
+        });
+        Ok(report)
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        crate::time::truncate_to_millis(self.clock.now())
+    }
+
+    async fn audit(&self, actor: Actor, at: DateTime<Utc>, action: &str, report: &RetentionReport) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        audit::append(
+            &mut tx,
+            at,
+            AuditEntry::new(actor, action)
+                .details(serde_json::json!({
+                    "mode": report.mode,
+                    "outcome": report.outcome,
+                    "default_days": self.settings.default_days,
+                    "grace_period_days": self.settings.grace_period_days,
+                    "require_verified_backup": self.settings.require_verified_backup,
+                    "blocked_months": report.blocked.months.iter().map(|m| &m.month).collect::<Vec<_>>(),
+                }))
+                .counts(report.counts()),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    fn emit_notices(&self, report: &RetentionReport, events: &dyn EventSink) {
+        for month in &report.blocked.months {
+            events.emit(Event::PurgeBlocked {
+                month: month.month.clone(),
+                messages: month.messages,
+                reason: month.reason.clone(),
+            });
+        }
+        let notice_day = (self.now() + Duration::days(i64::from(self.settings.notice_days))).with_timezone(&self.tz);
+        if let Some(day) = report.upcoming.days.iter().find(|d| d.date == notice_day.date_naive()) {
+            events.emit(Event::DeletionNotice {
+                messages: day.messages,
+                expires_on: day.date,
+                purged_from: day.purged_from,
+            });
+        }
+    }
+
+    async fn execute(&self, plan: &Plan, done: &mut Done, hooks: RunHooks<'_>) -> Result<Outcome> {
+        let total = plan.expire_messages.len()
+            + plan.expire_conversations.len()
+            + plan.purge_messages.len()
+            + plan.purge_conversations.len()
+            + plan.archive.len()
+            + plan.close.len()
+            + plan.rules.iter().map(|r| r.pending.max(0) as usize).sum::<usize>();
+        hooks.progress.set_total(total as u64);
+        let mut batches = Batches { store: self.store, size: self.settings.batch_size as usize, hooks, done: 0 };
+        let now = plan.now.as_str();
+        let grace = plan.grace_cutoff.as_str();
+
+        let steps: [(&[Item], Step); 6] = [
+            (&plan.expire_messages, Step::ExpireMessages),
+            (&plan.expire_conversations, Step::ExpireConversations),
+            (&plan.purge_messages, Step::PurgeMessages),
+            (&plan.purge_conversations, Step::PurgeConversations),
+            (&plan.close, Step::Close),
+            (&plan.archive, Step::Archive),
+        ];
+        for (items, step) in steps {
+            let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+            let finished = batches
+                .run(&ids, async |tx: &mut Tx, chunk: &[i64]| match step {
+                    Step::ExpireMessages => tx.expire_messages(chunk, now).await.map(StepDone::Ids),
+                    Step::ExpireConversations => tx.expire_conversations(chunk, now).await.map(StepDone::Ids),
+                    Step::PurgeMessages => tx.purge_messages(chunk, now, grace).await.map(StepDone::Messages),
+                    Step::PurgeConversations => {
+                        tx.purge_conversations(chunk, now, grace).await.map(|(ids, n)| StepDone::Conversations(ids, n))
+                    }
+                    Step::Close | Step::Archive => tx.archive_conversations(chunk, now).await.map(StepDone::Ids),
+                })
+                .await?;
+            for result in finished.results {
+                done.record(step, result);
+            }
+            if finished.cancelled {
+                return Ok(Outcome::Cancelled);
+            }
+        }
+
+        if plan.rules.iter().any(|r| r.checked.rule.strategy == RuleStrategy::Anonymize) {
+            done.salt = Some(rules::salt(self.store, self.clock).await?);
+        }
+        for (index, planned) in plan.rules.iter().enumerate() {
+            let mut changed = 0u64;
+            loop {
+                if hooks.cancel.is_cancelled() {
+                    done.rules.push((index, changed));
+                    return Ok(Outcome::Cancelled);
+                }
+                let mut rows = self.store.rule_rows(&planned.checked, &planned.cutoff, self.settings.batch_size).await?;
+                if rows.is_empty() {
+                    break;
+                }
+                if let Some(salt) = &done.salt {
+                    for (_, values) in &mut rows {
+                        for value in values.iter_mut() {
+                            *value = value.as_deref().map(|v| {
+                                if v.starts_with(rules::PSEUDONYM_PREFIX) { v.to_string() } else { rules::pseudonym(salt, v) }
+                            });
+                        }
+                    }
+                }
+                let mut tx = self.store.begin().await?;
+                let n = tx.apply_rule(&planned.checked, &planned.cutoff, &rows, now).await?;
+                tx.commit().await?;
+                changed += n;
+                batches.advance(rows.len());
+                if n == 0 {
+                    break; // Rows changed under us; never spin.
+                }
+            }
+            done.rules.push((index, changed));
+        }
+        Ok(Outcome::Completed)
+    }
+
+    /// Keeps `expires_at` consistent with the policies: new messages get theirs,
+    /// and a changed default recomputes every message under it, in batches, resumably.
+    async fn sync_expires_at(&self, hooks: RunHooks<'_>) -> Result<u64> {
+        let state = self.store.setting(EXPIRES_SYNC_KEY).await?;
+        let state: Option<(u32, i64)> = state.and_then(|s| serde_json::from_str(&s).ok());
+        let after = match state {
+            Some((days, through)) if days == self.settings.default_days => through,
+            _ => i64::MIN,
+        };
+        let policies = self.policy_modifiers().await?;
+        let (low, high) = self.store.message_id_bounds(None).await?;
+        let mut cursor = after.max(low);
+        let step = i64::from(self.settings.batch_size) * SYNC_BATCH_FACTOR;
+        let mut updated = 0;
+        while cursor < high {
+            if hooks.cancel.is_cancelled() {
+                break;
+            }
+            let upto = (cursor + step).min(high);
+            let mut tx = self.store.begin().await?;
+            updated += tx.set_expires_at(&policies, cursor, upto, None).await?;
+            let state = serde_json::json!([self.settings.default_days, upto]).to_string();
+            tx.set_setting(EXPIRES_SYNC_KEY, &state, self.clock.now()).await?;
+            tx.commit().await?;
+            cursor = upto;
+        }
+        Ok(updated)
+    }
+
+    /// Policy text ("" for the default) -> the date modifier for its `expires_at`.
+    async fn policy_modifiers(&self) -> Result<String> {
+        let mut map = serde_json::Map::new();
+        map.insert(String::new(), format!("+{} days", self.settings.default_days).into());
+        for (policy, _) in self.store.policy_groups().await? {
+            if let Some(text) = policy
+                && let Ok(RetentionPolicy::Days(days)) = text.parse::<RetentionPolicy>()
+            {
+                map.insert(text, format!("+{days} days").into());
+            }
+        }
+        Ok(serde_json::Value::Object(map).to_string())
+    }
+
+    /// `chatkeep retention policy set`: sets one conversation's policy and recomputes its messages' `expires_at`.
+    pub async fn set_policy(
+        &self,
+        conversation: &str,
+        policy: Option<RetentionPolicy>,
+        actor: Actor,
+    ) -> Result<u64> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let id = tx
+            .find_id(Entity::Conversation, conversation)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("conversation {conversation:?}")))?;
+        let text = policy.map(|p| p.to_string());
+        tx.set_retention_policy(id, text.as_deref()).await?;
+        audit::append(
+            &mut tx,
+            now,
+            AuditEntry::new(actor, "retention.policy")
+                .target(format!("conversation {conversation:?}"))
+                .details(serde_json::json!({ "policy": text.as_deref().unwrap_or("default") })),
+        )
+        .await?;
+        tx.commit().await?;
+
+        let policies = self.policy_modifiers().await?;
+        let (low, high) = self.store.message_id_bounds(Some(id)).await?;
+        let step = i64::from(self.settings.batch_size) * SYNC_BATCH_FACTOR;
+        let mut cursor = low;
+        let mut updated = 0;
+        while cursor < high {
+            let upto = (cursor + step).min(high);
+            let mut tx = self.store.begin().await?;
+            updated += tx.set_expires_at(&policies, cursor, upto, Some(id)).await?;
+            tx.commit().await?;
+            cursor = upto;
+        }
+        Ok(updated)
+    }
+
+    /// `chatkeep retention restore`: brings expired rows back while they are in grace.
+    /// `since` restores rows that expired at or after it; it must lie inside the grace window.
+    pub async fn restore(
+        &self,
+        conversation: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        actor: Actor,
+    ) -> Result<RestoreReport> {
+        let now = self.now();
+        let window_start = now - Duration::days(i64::from(self.settings.grace_period_days));
+        if let Some(since) = since
+            && since < window_start
+        {
+            return Err(Error::invalid(format!(
+                "--since {} is outside the grace window: rows that expired before {} may already be purged; \
+                 restore from a backup instead, or use a date from {} on",
+                to_db(since),
+                to_db(window_start),
+                window_start.with_timezone(&self.tz).date_naive()
+            )));
+        }
+        let conversation_id = match conversation {
+            Some(external) => Some(
+                self.store
+                    .find_id(Entity::Conversation, external)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("conversation {external:?}")))?,
+            ),
+            None => None,
+        };
+        // A conversation restore takes everything of it still here, however long ago it expired.
+        let since_db = match since {
+            Some(since) => to_db(since),
+            None => String::new(),
+        };
+        let scope = RestoreScope { conversation: conversation_id, expired_since: &since_db };
+        let (pending, earliest) = self.store.expired_in_scope(scope).await?;
+        let mut messages = 0;
+        loop {
+            let mut tx = self.store.begin().await?;
+            let n = tx.restore_messages(scope, self.settings.batch_size).await?;
+            tx.commit().await?;
+            messages += n;
+            if n == 0 {
+                break;
+            }
+        }
+        let mut tx = self.store.begin().await?;
+        let conversations = tx.restore_conversations(scope).await?;
+        let report = RestoreReport {
+            conversation: conversation.map(str::to_string),
+            since: since.map(to_db),
+            messages,
+            conversations,
+            earliest_expiry: earliest.filter(|_| pending > 0),
+            still_past_policy: messages > 0,
+        };
+        audit::append(
+            &mut tx,
+            now,
+            AuditEntry::new(actor, "retention.restore")
+                .target(match conversation {
+                    Some(c) => format!("conversation {c:?}"),
+                    None => format!("expired since {since_db}"),
+                })
+                .counts(serde_json::json!({ "messages": messages, "conversations": conversations })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    ExpireMessages,
+    ExpireConversations,
+    PurgeMessages,
+    PurgeConversations,
+    Close,
+    Archive,
+}
+
+enum StepDone {
+    Ids(Vec<i64>),
+    Messages(crate::store::retention::PurgedMessages),
+    Conversations(Vec<i64>, u64),
+}
+
+/// What a run actually changed, by id, so its report says exactly what happened.
+#[derive(Default)]
+struct Done {
+    expired_messages: HashSet<i64>,
+    expired_conversations: HashSet<i64>,
+    purged_messages: HashSet<i64>,
+    purged_reads: u64,
+    purged_conversations: HashSet<i64>,
+    purged_participants: u64,
+    closed: u64,
+    archived: u64,
+    /// (index into the plan's rules, rows changed)
+    rules: Vec<(usize, u64)>,
+    salt: Option<String>,
+}
+
+impl Done {
+    fn record(&mut self, step: Step, result: StepDone) {
+        match (step, result) {
+            (Step::ExpireMessages, StepDone::Ids(ids)) => self.expired_messages.extend(ids),
+            (Step::ExpireConversations, StepDone::Ids(ids)) => self.expired_conversations.extend(ids),
+            (Step::PurgeMessages, StepDone::Messages(purged)) => {
+                self.purged_reads += purged.reads;
+                self.purged_messages.extend(purged.ids);
+            }
+            (Step::PurgeConversations, StepDone::Conversations(ids, participants)) => {
+                self.purged_participants += participants;
+                self.purged_conversations.extend(ids);
+            }
+            (Step::Close, StepDone::Ids(ids)) => self.closed += ids.len() as u64,
+            (Step::Archive, StepDone::Ids(ids)) => self.archived += ids.len() as u64,
+            _ => {}
+        }
+    }
+}
+
+/// Runs a step's ids through short transactions, one batch each, with progress and cancel between batches.
+struct Batches<'a> {
+    store: &'a Store,
+    size: usize,
+    hooks: RunHooks<'a>,
+    done: u64,
+}
+
+struct Finished<T> {
+    results: Vec<T>,
+    cancelled: bool,
+}
+
+impl Batches<'_> {
+    async fn run<T>(&mut self, ids: &[i64], mut apply: impl AsyncFnMut(&mut Tx, &[i64]) -> Result<T>) -> Result<Finished<T>> {
+        let mut results = Vec::new();
+        for chunk in ids.chunks(self.size.max(1)) {
+            if self.hooks.cancel.is_cancelled() {
+                return Ok(Finished { results, cancelled: true });
+            }
+            let mut tx = self.store.begin().await?;
+            let result = apply(&mut tx, chunk).await?;
+            tx.commit().await?;
+            results.push(result);
+            self.advance(chunk.len());
+            // Let the chat service's writers in between our transactions.
+            tokio::task::yield_now().await;
+        }
+        Ok(Finished { results, cancelled: false })
+    }
+
+    fn advance(&mut self, rows: usize) {
+        self.done += rows as u64;
+        self.hooks.progress.advance_to(self.done);
+    }
+}
+
+/// Parses a `--since` value for restore: a date (local midnight) or an RFC 3339 instant.
+pub fn parse_since(text: &str, tz: Tz) -> Result<DateTime<Utc>> {
+    crate::time::parse_date_or_instant("--since", text, tz).map_err(Error::invalid)
+}
