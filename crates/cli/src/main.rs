@@ -57,6 +57,9 @@ enum Command {
     /// Legal holds: what they cover is never expired or purged.
     #[command(subcommand)]
     Hold(commands::hold::HoldCommand),
+    /// Retention: preview and run expiry and purge, restore, policies, table rules.
+    #[command(subcommand)]
+    Retention(commands::retention::RetentionCommand),
     /// Storage statistics: conversations, messages, tokens, database size.
     Stats,
     /// The tamper-evident audit log.
@@ -65,6 +68,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
@@ -96,8 +100,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => commands::import::run(&ctx, args).await,
         Command::Demo(command) => commands::demo::run(&ctx, command).await,
         Command::Hold(command) => commands::hold::run(&ctx, command).await,
+        Command::Retention(command) => commands::retention::run(&ctx, command).await,
         Command::Stats => commands::stats::run(&ctx).await,
         Command::Audit(command) => commands::audit::run(&ctx, command).await,
+    }
+}
+
+/// `chatkeep ... | head` should end quietly when `head` has read enough, as
+/// other command-line tools do, instead of panicking on a closed pipe.
+/// The one place chatkeep uses `unsafe` (the workspace denies it elsewhere).
+#[allow(unsafe_code)]
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; it only
+    // resets SIGPIPE to its default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

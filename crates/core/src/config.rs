@@ -504,7 +504,11 @@ impl Resolver<'_> {
         let mut rules = Vec::with_capacity(entries.len());
         for (n, entry) in entries.iter().enumerate() {
             let rule: TableRule = entry.clone().try_into().map_err(|e: toml::de::Error| {
-                bad(format!("rule #{}: {} (fields: table, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled)", n + 1, e.message()))
+                bad(format!(
+                    "rule #{}: {} (fields: table, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled)",
+                    n + 1,
+                    e.message()
+                ))
             })?;
             rule.check_shape().map_err(|e| bad(format!("rule #{}: {e}", n + 1)))?;
             rules.push(rule);

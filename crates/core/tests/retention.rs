@@ -295,10 +295,7 @@ async fn purge_waits_for_a_verified_archive_of_the_month() {
     assert_eq!(months, ["2026-05", "2026-11"], "m-default-old is from May, the rest from November");
     assert!(blocked.blocked.months[0].reason.contains("no verified monthly archive"));
     let events = events.take();
-    assert!(
-        events.iter().any(|e| matches!(e, Event::PurgeBlocked { month, .. } if month == "2026-05")),
-        "{events:?}"
-    );
+    assert!(events.iter().any(|e| matches!(e, Event::PurgeBlocked { month, .. } if month == "2026-05")), "{events:?}");
 
     // A verified archive of November lets November go; May stays blocked.
     sqlx::query(
@@ -341,7 +338,8 @@ async fn auto_delete_disabled_reports_and_changes_nothing() {
 async fn preview_equals_the_run_on_demo_data() {
     let db = TestDb::new().await;
     let clock = clock();
-    let options = SeedOptions { conversations: 400, messages: 6_000, months: 12, seed: 7, until: at(2026, 11, 23, 0, 0, 0) };
+    let options =
+        SeedOptions { conversations: 400, messages: 6_000, months: 12, seed: 7, until: at(2026, 11, 23, 0, 0, 0) };
     seed_demo(&db.store, &options, Actor::Cli, &clock, &NoProgress).await.unwrap();
     let small_batches = RetentionSettings { batch_size: 37, ..settings() };
 
@@ -374,7 +372,8 @@ async fn upcoming_deletions_are_listed_by_date_and_announced() {
     let events = CollectEvents::default();
     let notice = RetentionSettings { notice_days: 4, ..settings() };
     let retention = Retention { store: &db.store, settings: &notice, tz: Tz::UTC, clock: &clock };
-    retention.run(Actor::Scheduler, RunHooks { progress: &NoProgress, events: &events, cancel: &Cancel::new() })
+    retention
+        .run(Actor::Scheduler, RunHooks { progress: &NoProgress, events: &events, cancel: &Cancel::new() })
         .await
         .unwrap();
     let events = events.take();
@@ -418,11 +417,10 @@ async fn bad_policies_are_refused_or_reported_never_guessed() {
     // Setting a policy recomputes expires_at for the conversation's messages.
     let updated = retention.set_policy("c-gone", Some(RetentionPolicy::Days(30)), Actor::Cli).await.unwrap();
     assert_eq!(updated, 2);
-    let expires: Option<String> =
-        sqlx::query_scalar("SELECT expires_at FROM messages WHERE external_id = 'm-gone-1'")
-            .fetch_one(&mut db.raw().await)
-            .await
-            .unwrap();
+    let expires: Option<String> = sqlx::query_scalar("SELECT expires_at FROM messages WHERE external_id = 'm-gone-1'")
+        .fetch_one(&mut db.raw().await)
+        .await
+        .unwrap();
     assert_eq!(expires.as_deref(), Some(ago(&clock, 19 - 30).as_str()));
 }
 
@@ -506,9 +504,10 @@ async fn table_rules_soft_hard_and_anonymize() {
         let db = TestDb::new().await;
         let clock = clock();
         sessions_table(&db, &clock).await;
-        let stored = add_rule(&db.store, rule("app_sessions", "created_at", 180, strategy, &columns), Actor::Cli, &clock)
-            .await
-            .unwrap();
+        let stored =
+            add_rule(&db.store, rule("app_sessions", "created_at", 180, strategy, &columns), Actor::Cli, &clock)
+                .await
+                .unwrap();
         assert!(stored.id.is_some());
         let preview = preview(&db, &settings(), &clock).await;
         let report = run(&db, &settings(), &clock).await;

@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod hold;
 pub mod import;
+pub mod retention;
 pub mod stats;
 
 /// 1234567 -> "1,234,567".

@@ -94,7 +94,9 @@ impl TableRule {
             return Err(format!("{name}: days must be from 1 to 36500, not {}", self.days));
         }
         if self.strategy == RuleStrategy::Anonymize && self.columns.is_empty() {
-            return Err(format!("{name}: the anonymize strategy needs the columns to overwrite (columns = [\"email\"])"));
+            return Err(format!(
+                "{name}: the anonymize strategy needs the columns to overwrite (columns = [\"email\"])"
+            ));
         }
         if self.strategy == RuleStrategy::Hard && !self.columns.is_empty() {
             return Err(format!("{name}: the hard strategy deletes whole rows; remove the columns list"));

@@ -19,7 +19,9 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         match self {
-            Tx::Sqlite(tx) => sqlite::holds::insert(tx, on, target_id, target_external_id, reason, placed_by, now).await,
+            Tx::Sqlite(tx) => {
+                sqlite::holds::insert(tx, on, target_id, target_external_id, reason, placed_by, now).await
+            }
         }
     }
 

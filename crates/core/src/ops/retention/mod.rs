@@ -202,7 +202,8 @@ impl Retention<'_> {
                     done.rules.push((index, changed));
                     return Ok(Outcome::Cancelled);
                 }
-                let mut rows = self.store.rule_rows(&planned.checked, &planned.cutoff, self.settings.batch_size).await?;
+                let mut rows =
+                    self.store.rule_rows(&planned.checked, &planned.cutoff, self.settings.batch_size).await?;
                 if rows.is_empty() {
                     break;
                 }
@@ -210,7 +211,11 @@ impl Retention<'_> {
                     for (_, values) in &mut rows {
                         for value in values.iter_mut() {
                             *value = value.as_deref().map(|v| {
-                                if v.starts_with(rules::PSEUDONYM_PREFIX) { v.to_string() } else { rules::pseudonym(salt, v) }
+                                if v.starts_with(rules::PSEUDONYM_PREFIX) {
+                                    v.to_string()
+                                } else {
+                                    rules::pseudonym(salt, v)
+                                }
                             });
                         }
                     }
@@ -273,12 +278,7 @@ impl Retention<'_> {
     }
 
     /// `chatkeep retention policy set`: sets one conversation's policy and recomputes its messages' `expires_at`.
-    pub async fn set_policy(
-        &self,
-        conversation: &str,
-        policy: Option<RetentionPolicy>,
-        actor: Actor,
-    ) -> Result<u64> {
+    pub async fn set_policy(&self, conversation: &str, policy: Option<RetentionPolicy>, actor: Actor) -> Result<u64> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let id = tx
@@ -451,7 +451,11 @@ struct Finished<T> {
 }
 
 impl Batches<'_> {
-    async fn run<T>(&mut self, ids: &[i64], mut apply: impl AsyncFnMut(&mut Tx, &[i64]) -> Result<T>) -> Result<Finished<T>> {
+    async fn run<T>(
+        &mut self,
+        ids: &[i64],
+        mut apply: impl AsyncFnMut(&mut Tx, &[i64]) -> Result<T>,
+    ) -> Result<Finished<T>> {
         let mut results = Vec::new();
         for chunk in ids.chunks(self.size.max(1)) {
             if self.hooks.cancel.is_cancelled() {

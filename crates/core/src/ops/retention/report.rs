@@ -210,13 +210,22 @@ pub(super) fn from_plan(
         purge_conversations: plan.purge_conversations.iter().map(|i| i.id).collect(),
     };
     let rules = plan.rules.iter().map(|r| r.pending.max(0) as u64).collect::<Vec<_>>();
-    build(mode, Outcome::Completed, plan, &counted, settings, tz, now, Tallies {
-        reads: plan.purge_reads,
-        participants: plan.purge_participants,
-        archived: plan.archive.len() as u64,
-        closed: plan.close.len() as u64,
-        rules,
-    })
+    build(
+        mode,
+        Outcome::Completed,
+        plan,
+        &counted,
+        settings,
+        tz,
+        now,
+        Tallies {
+            reads: plan.purge_reads,
+            participants: plan.purge_participants,
+            archived: plan.archive.len() as u64,
+            closed: plan.close.len() as u64,
+            rules,
+        },
+    )
 }
 
 pub(super) fn from_done(
@@ -237,13 +246,22 @@ pub(super) fn from_done(
     for &(index, rows) in &done.rules {
         rules[index] = rows;
     }
-    build(ReportMode::Run, outcome, plan, &counted, settings, tz, now, Tallies {
-        reads: done.purged_reads,
-        participants: done.purged_participants,
-        archived: done.archived,
-        closed: done.closed,
-        rules,
-    })
+    build(
+        ReportMode::Run,
+        outcome,
+        plan,
+        &counted,
+        settings,
+        tz,
+        now,
+        Tallies {
+            reads: done.purged_reads,
+            participants: done.purged_participants,
+            archived: done.archived,
+            closed: done.closed,
+            rules,
+        },
+    )
 }
 
 struct Tallies {
@@ -295,7 +313,7 @@ fn build(
                 title: label.and_then(|l| l.title.clone()),
                 policy: label
                     .and_then(|l| l.policy.clone())
-                    .unwrap_or_else(|| format!("default ({}d)", settings.default_days)),
+                    .unwrap_or_else(|| format!("default {}d", settings.default_days)),
                 expire_messages: expire,
                 purge_messages: purge,
                 conversation_expires: counted.expire_conversations.contains(&id),

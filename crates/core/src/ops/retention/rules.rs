@@ -51,9 +51,10 @@ pub async fn check(store: &Store, rule: &TableRule) -> Result<CheckedRule> {
              use anonymize, or an erasure request"
         )));
     }
-    let table = store.table_info(&rule.table).await?.ok_or_else(|| {
-        Error::invalid(format!("{name}: there is no table named {:?} in the database", rule.table))
-    })?;
+    let table = store
+        .table_info(&rule.table)
+        .await?
+        .ok_or_else(|| Error::invalid(format!("{name}: there is no table named {:?} in the database", rule.table)))?;
     if !table.has_rowid {
         return Err(Error::invalid(format!(
             "{name}: table {} is WITHOUT ROWID; table rules need a rowid table",
@@ -76,16 +77,15 @@ pub async fn check(store: &Store, rule: &TableRule) -> Result<CheckedRule> {
         RuleStrategy::Soft => {
             let marker = match rule.columns.first() {
                 Some(wanted) => column(wanted)?,
-                None => ["expired_at", "deleted_at"]
-                    .iter()
-                    .find_map(|n| table.column(n).cloned())
-                    .ok_or_else(|| {
+                None => {
+                    ["expired_at", "deleted_at"].iter().find_map(|n| table.column(n).cloned()).ok_or_else(|| {
                         Error::invalid(format!(
                             "{name}: the soft strategy needs a marker column; table {} has neither expired_at \
                              nor deleted_at, so name one with columns = [\"...\"]",
                             rule.table
                         ))
-                    })?,
+                    })?
+                }
             };
             vec![marker.name]
         }

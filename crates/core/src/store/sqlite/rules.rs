@@ -16,7 +16,10 @@ pub(crate) async fn table_info(pool: &SqlitePool, table: &str) -> Result<Option<
         return Ok(None);
     };
     let columns: Vec<(String, String)> =
-        sqlx::query_as("SELECT name, upper(type) FROM pragma_table_info($1) ORDER BY cid").bind(&name).fetch_all(pool).await?;
+        sqlx::query_as("SELECT name, upper(type) FROM pragma_table_info($1) ORDER BY cid")
+            .bind(&name)
+            .fetch_all(pool)
+            .await?;
     Ok(Some(TableInfo {
         name: Ident::from_schema(name),
         has_rowid: without_rowid == 0,

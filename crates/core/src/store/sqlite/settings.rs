@@ -17,9 +17,6 @@ pub(crate) async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &
     Ok(())
 }
 
-pub(crate) async fn setting(
-    conn: impl sqlx::SqliteExecutor<'_>,
-    key: &str,
-) -> Result<Option<String>> {
+pub(crate) async fn setting(conn: impl sqlx::SqliteExecutor<'_>, key: &str) -> Result<Option<String>> {
     Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(conn).await?)
 }
