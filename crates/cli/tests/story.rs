@@ -157,6 +157,45 @@ fn bad_input_gets_one_clear_line_and_a_failing_exit_code() {
             &["conversation \"c-404\"", "not found"],
         ),
         (&[], &["hold", "release", "41"], &["legal hold #41"]),
+        (&[], &["retention", "policy", "set", "--conversation", "c-1", "7 days"], &["\"7 days\"", "30d"]),
+        (&[], &["retention", "policy", "set", "--conversation", "c-404", "7d"], &["conversation \"c-404\""]),
+        (
+            &[],
+            &[
+                "retention",
+                "rule",
+                "add",
+                "--table",
+                "sesions",
+                "--timestamp-column",
+                "at",
+                "--days",
+                "9",
+                "--strategy",
+                "hard",
+            ],
+            &["no table named \"sesions\""],
+        ),
+        (
+            &[],
+            &[
+                "retention",
+                "rule",
+                "add",
+                "--table",
+                "t",
+                "--timestamp-column",
+                "at",
+                "--days",
+                "9",
+                "--strategy",
+                "shred",
+            ],
+            &["shred", "soft, hard or anonymize"],
+        ),
+        (&[], &["retention", "restore", "--since", "2020-01-01"], &["--since", "outside the grace window"]),
+        (&[], &["retention", "restore", "--conversation", "c-404"], &["conversation \"c-404\""]),
+        (&[("CHAT_RETENTION_BATCH_SIZE", "5")], &["retention", "run"], &["CHAT_RETENTION_BATCH_SIZE", "from 10"]),
     ];
     for (env, args, needles) in cases {
         let mut command = sandbox.command(args);
@@ -204,6 +243,12 @@ fn every_command_has_help() {
         vec!["hold", "add", "--help"],
         vec!["hold", "list", "--help"],
         vec!["hold", "release", "--help"],
+        vec!["retention", "--help"],
+        vec!["retention", "preview", "--help"],
+        vec!["retention", "run", "--help"],
+        vec!["retention", "restore", "--help"],
+        vec!["retention", "policy", "set", "--help"],
+        vec!["retention", "rule", "add", "--help"],
     ] {
         let out = sandbox.ok(&args);
         assert!(out.contains("Usage:"), "{args:?} should print usage: {out}");
@@ -238,5 +283,161 @@ fn an_import_killed_half_way_leaves_all_or_nothing() {
     assert!(stored == 0 || stored == messages, "all or nothing, but {stored} of {messages} messages were stored");
     let audit_rows: i64 = sqlite3(&db, "SELECT count(*) FROM audit_log").parse().unwrap();
     assert_eq!(audit_rows, i64::from(stored == messages), "the audit row commits with the import, or not at all");
+    assert!(sandbox.ok(&["audit", "verify"]).contains("intact"));
+}
+
+#[test]
+fn an_admin_previews_runs_and_restores_retention() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["demo", "seed", "--conversations", "300", "--messages", "4000", "--months", "12"]);
+    let db = sandbox.db();
+    let preview = sandbox.json(&["retention", "preview"]);
+    assert_eq!(preview["mode"], "preview");
+    let planned = preview["expired"]["messages"].as_u64().unwrap();
+    assert!(planned > 500, "a year of demo data has messages past 180 days: {preview}");
+    assert_eq!(
+        sqlite3(&db, "SELECT count(*) FROM messages WHERE expired_at IS NOT NULL"),
+        "0",
+        "a preview changes nothing"
+    );
+
+    let run = sandbox.json(&["retention", "run"]);
+    assert_eq!(run["expired"], preview["expired"], "the run does what the preview said");
+    assert_eq!(run["purged"]["messages"], 0, "nothing is purged inside the grace period");
+    assert_eq!(sqlite3(&db, "SELECT count(*) FROM messages WHERE expired_at IS NOT NULL"), planned.to_string());
+    let stats = sandbox.json(&["stats"]);
+    assert_eq!(stats["messages"]["total"].as_u64().unwrap(), 4000 - planned, "expired messages leave the statistics");
+
+    // Restore one conversation, in grace.
+    let conversation = sqlite3(
+        &db,
+        "SELECT c.external_id FROM conversations c JOIN messages m ON m.conversation_id = c.id WHERE m.expired_at IS NOT NULL LIMIT 1",
+    );
+    let text = sandbox.ok(&["retention", "restore", "--conversation", &conversation]);
+    assert!(text.contains("Restored") && text.contains("expires them again"), "{text}");
+
+    // Policy changes are validated and recompute expiry dates.
+    let out = sandbox.ok(&["retention", "policy", "set", "--conversation", &conversation, "forever"]);
+    assert!(out.contains("now follows forever"), "{out}");
+    assert_eq!(
+        sqlite3(
+            &db,
+            &format!(
+                "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.external_id = '{conversation}' AND m.expires_at IS NOT NULL"
+            )
+        ),
+        "0"
+    );
+
+    // A table rule on the chat service's own extra table.
+    sqlite3(
+        &db,
+        "CREATE TABLE app_sessions (id INTEGER PRIMARY KEY, token TEXT, created_at TEXT); INSERT INTO app_sessions VALUES (1, 'a', '2020-01-01T00:00:00Z'), (2, 'b', '2999-01-01T00:00:00Z');",
+    );
+    let added = sandbox.ok(&[
+        "retention",
+        "rule",
+        "add",
+        "--table",
+        "app_sessions",
+        "--timestamp-column",
+        "created_at",
+        "--days",
+        "30",
+        "--strategy",
+        "hard",
+    ]);
+    assert!(added.contains("Added rule #1"), "{added}");
+    assert!(sandbox.ok(&["retention", "rule", "list"]).contains("app_sessions.created_at older than 30d: hard"));
+    let run = sandbox.json(&["retention", "run"]);
+    assert_eq!(run["rules"][0]["rows"], 1);
+    assert_eq!(sqlite3(&db, "SELECT group_concat(id) FROM app_sessions"), "2");
+    sandbox.ok(&["retention", "rule", "remove", "1"]);
+
+    let actions = sqlite3(&db, "SELECT group_concat(DISTINCT action) FROM audit_log WHERE action LIKE 'retention.%'");
+    for action in [
+        "retention.start",
+        "retention.run",
+        "retention.restore",
+        "retention.policy",
+        "retention.rule_add",
+        "retention.rule_remove",
+    ] {
+        assert!(actions.contains(action), "{action} should be audited: {actions}");
+    }
+    assert!(sandbox.ok(&["audit", "verify"]).contains("intact"));
+
+    // Auto-delete off: report only.
+    let mut command = sandbox.command(&["retention", "run"]);
+    command.env("CHAT_AUTO_DELETE_ENABLED", "false");
+    let out = command.output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing was changed"));
+}
+
+#[test]
+fn a_purge_killed_half_way_loses_nothing_outside_its_set_and_the_next_run_finishes() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["demo", "seed", "--conversations", "1500", "--messages", "40000", "--months", "12"]);
+    let db = sandbox.db();
+    sandbox.ok(&["retention", "run"]);
+    // Pretend the first run was a month ago, so everything it expired is past grace.
+    sqlite3(
+        &db,
+        "UPDATE messages SET expired_at = '2026-01-01T00:00:00.000Z' WHERE expired_at IS NOT NULL;
+                  UPDATE conversations SET expired_at = '2026-01-01T00:00:00.000Z' WHERE expired_at IS NOT NULL;",
+    );
+    let no_backups = [("CHAT_RETENTION_REQUIRE_VERIFIED_BACKUP", "false")];
+    let mut preview = sandbox.command(&["retention", "preview", "--json"]);
+    preview.envs(no_backups);
+    let preview: serde_json::Value = serde_json::from_slice(&preview.output().unwrap().stdout).unwrap();
+    let to_purge = preview["purged"]["messages"].as_u64().unwrap();
+    assert!(to_purge > 5_000, "{preview}");
+    let before: u64 = sqlite3(&db, "SELECT count(*) FROM messages").parse().unwrap();
+    let live = sqlite3(&db, "SELECT count(*), sum(id) FROM messages WHERE expired_at IS NULL");
+
+    let mut child = sandbox.command(&["retention", "run", "--batch-size", "10"]).envs(no_backups).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let now: u64 = sqlite3(&db, "SELECT count(*) FROM messages").parse().unwrap();
+        if now < before - 200 {
+            break; // well into the purge
+        }
+        assert!(std::time::Instant::now() < deadline, "the purge never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill(); // SIGKILL, mid-purge
+    let _ = child.wait();
+
+    assert_eq!(sqlite3(&db, "PRAGMA integrity_check"), "ok");
+    assert_eq!(sqlite3(&db, "PRAGMA foreign_key_check"), "", "no orphan rows");
+    let after: u64 = sqlite3(&db, "SELECT count(*) FROM messages").parse().unwrap();
+    assert!(
+        after < before && after > before - to_purge,
+        "killed half way: {after} of {before} left, {to_purge} to purge"
+    );
+    assert_eq!(
+        sqlite3(&db, "SELECT count(*), sum(id) FROM messages WHERE expired_at IS NULL"),
+        live,
+        "no live message is gone"
+    );
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT count(*) FROM message_reads r LEFT JOIN messages m ON m.id = r.message_id WHERE m.id IS NULL"
+        ),
+        "0"
+    );
+
+    let mut again = sandbox.command(&["retention", "run", "--json"]);
+    again.envs(no_backups);
+    let finished: serde_json::Value = serde_json::from_slice(&again.output().unwrap().stdout).unwrap();
+    assert_eq!(finished["outcome"], "completed");
+    assert_eq!(
+        finished["purged"]["messages"].as_u64().unwrap(),
+        after - (before - to_purge),
+        "the second run finishes the job"
+    );
+    let left: u64 = sqlite3(&db, "SELECT count(*) FROM messages").parse().unwrap();
+    assert_eq!(left, before - to_purge, "exactly the planned set is gone");
     assert!(sandbox.ok(&["audit", "verify"]).contains("intact"));
 }

@@ -480,6 +480,9 @@ async fn sessions_table(db: &TestDb, clock: &FixedClock) {
     }
 }
 
+/// (id, email, ip, expired_at)
+type SessionRow = (i64, Option<String>, Option<String>, Option<String>);
+
 fn rule(table: &str, column: &str, days: u32, strategy: RuleStrategy, columns: &[&str]) -> TableRule {
     TableRule {
         id: None,
@@ -513,11 +516,10 @@ async fn table_rules_soft_hard_and_anonymize() {
         let report = run(&db, &settings(), &clock).await;
         assert_eq!(preview.rules[0].rows, 2, "{name}: two sessions are older than 180 days");
         assert_eq!(report.rules, preview.rules, "{name}: the run did what the preview said");
-        let rows: Vec<(i64, Option<String>, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT id, email, ip, expired_at FROM app_sessions ORDER BY id")
-                .fetch_all(&mut db.raw().await)
-                .await
-                .unwrap();
+        let rows: Vec<SessionRow> = sqlx::query_as("SELECT id, email, ip, expired_at FROM app_sessions ORDER BY id")
+            .fetch_all(&mut db.raw().await)
+            .await
+            .unwrap();
         match strategy {
             RuleStrategy::Soft => {
                 assert!(rows[0].3.is_some() && rows[1].3.is_some() && rows[2].3.is_none(), "{rows:?}");

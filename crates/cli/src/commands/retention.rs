@@ -76,8 +76,8 @@ pub enum RuleCommand {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36_500))]
         days: u32,
         /// soft (set a marker column), hard (delete), or anonymize (overwrite --columns with pseudonyms).
-        #[arg(long, value_parser = parse_strategy)]
-        strategy: RuleStrategy,
+        #[arg(long)]
+        strategy: String,
         /// Columns to anonymize, or the marker column for soft (comma-separated).
         #[arg(long, value_delimiter = ',')]
         columns: Vec<String>,
@@ -89,10 +89,6 @@ pub enum RuleCommand {
     List,
     /// Remove a rule by its number.
     Remove { id: i64 },
-}
-
-fn parse_strategy(text: &str) -> Result<RuleStrategy, String> {
-    text.parse()
 }
 
 pub async fn run(ctx: &Context, command: RetentionCommand) -> anyhow::Result<ExitCode> {
@@ -187,6 +183,7 @@ async fn rule(
 ) -> anyhow::Result<()> {
     match command {
         RuleCommand::Add { table, timestamp_column, days, strategy, columns, gdpr_sensitive } => {
+            let strategy: RuleStrategy = strategy.parse().map_err(anyhow::Error::msg)?;
             let rule =
                 TableRule { id: None, table, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled: true };
             let stored = add_rule(store, rule, Actor::Cli, &ctx.clock).await?;
