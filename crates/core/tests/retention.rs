@@ -349,6 +349,8 @@ async fn preview_equals_the_run_on_demo_data() {
         assert_eq!(report.mode, ReportMode::Run);
         report.mode = ReportMode::Preview;
         report.expires_at_updated = 0;
+        assert!(report.stage_ms.contains_key("purge_messages"), "a run reports how long each stage took");
+        report.stage_ms.clear();
         assert_eq!(preview, report, "step {step}: the run did exactly what its preview said");
         clock.advance(Duration::days(5));
         if step == 0 {

@@ -55,6 +55,16 @@ impl Store {
         }
     }
 
+    /// A connection that tells when anyone else has committed (SQLite `data_version`),
+    /// so batched work can step aside until a waiting writer has had its turn.
+    /// `None` when the store has a single connection (an in-memory database) to spare.
+    pub async fn watcher(&self) -> Result<Option<Watcher>> {
+        match self {
+            Store::Sqlite(pool) if pool.options().get_max_connections() <= 1 => Ok(None),
+            Store::Sqlite(pool) => Ok(Some(Watcher::Sqlite(pool.acquire().await?))),
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Store::Sqlite(pool) => pool.close().await,
@@ -65,6 +75,21 @@ impl Store {
     pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
         match self {
             Store::Sqlite(pool) => sqlite::applied_migrations(pool).await,
+        }
+    }
+}
+
+/// See [`Store::watcher`].
+#[derive(Debug)]
+pub enum Watcher {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
+impl Watcher {
+    /// A number that changes whenever another connection commits.
+    pub async fn version(&mut self) -> Result<i64> {
+        match self {
+            Watcher::Sqlite(conn) => Ok(sqlx::query_scalar("PRAGMA data_version").fetch_one(&mut **conn).await?),
         }
     }
 }

@@ -141,6 +141,9 @@ pub struct RetentionReport {
     pub problems: Vec<String>,
     /// Messages whose `expires_at` was brought in step with their policy (runs only).
     pub expires_at_updated: u64,
+    /// Milliseconds each stage of a run took (runs only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub stage_ms: BTreeMap<String, u64>,
 }
 
 impl RetentionReport {
@@ -399,6 +402,7 @@ fn build(
         blocked,
         problems: plan.problems.clone(),
         expires_at_updated: 0,
+        stage_ms: BTreeMap::new(),
     }
 }
 

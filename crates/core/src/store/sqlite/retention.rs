@@ -53,7 +53,35 @@ pub(crate) fn ids_json(ids: &[i64]) -> String {
     out
 }
 
+/// Runs a `SELECT json_group_array(id) ...` and reads the ids back: one row
+/// crosses from SQLite instead of one per id.
+async fn id_list(
+    query: sqlx::query::QueryScalar<'_, sqlx::Sqlite, String, sqlx::sqlite::SqliteArguments>,
+    conn: &mut SqliteConnection,
+) -> Result<Vec<i64>> {
+    let json: String = query.fetch_one(conn).await?;
+    serde_json::from_str(&json)
+        .map_err(|e| crate::error::Error::invalid(format!("unexpected id list from SQLite: {e}")))
+}
+
 type CandidateRow = (i64, i64, String);
+
+/// Runs a candidate query (columns id, conversation_id, created_at) with its rows
+/// folded into one JSON array: hundreds of thousands of rows cross from SQLite
+/// as one value instead of one message each.
+async fn fetch_candidates(
+    query: sqlx::query::QueryScalar<'_, sqlx::Sqlite, String, sqlx::sqlite::SqliteArguments>,
+    pool: &SqlitePool,
+) -> Result<Vec<Candidate>> {
+    let json: String = query.fetch_one(pool).await?;
+    let rows: Vec<CandidateRow> = serde_json::from_str(&json)
+        .map_err(|e| crate::error::Error::invalid(format!("unexpected candidate list from SQLite: {e}")))?;
+    Ok(candidates(rows))
+}
+
+fn folded(inner: &str) -> String {
+    format!("SELECT coalesce(json_group_array(json_array(id, conversation_id, created_at)), '[]') FROM ({inner})")
+}
 
 fn candidates(rows: Vec<CandidateRow>) -> Vec<Candidate> {
     rows.into_iter().map(|(id, conversation_id, created_at)| Candidate { id, conversation_id, created_at }).collect()
@@ -86,8 +114,7 @@ pub(crate) async fn aged_messages(pool: &SqlitePool, cutoffs: &[PolicyCutoff]) -
          CROSS JOIN messages m ON m.conversation_id = c.id AND m.created_at < k.cutoff
          WHERE m.expired_at IS NULL"
     );
-    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(cutoffs_json(cutoffs)).fetch_all(pool).await?;
-    Ok(candidates(rows))
+    fetch_candidates(sqlx::query_scalar(sqlx::AssertSqlSafe(folded(&sql))).bind(cutoffs_json(cutoffs)), pool).await
 }
 
 /// Live messages of `instant` conversations that everyone has read.
@@ -97,20 +124,16 @@ pub(crate) async fn read_messages(pool: &SqlitePool) -> Result<Vec<Candidate>> {
          FROM conversations c CROSS JOIN messages m ON m.conversation_id = c.id
          WHERE c.retention_policy = 'instant' AND m.expired_at IS NULL AND {FULLY_READ}"
     );
-    Ok(candidates(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?))
+    fetch_candidates(sqlx::query_scalar(sqlx::AssertSqlSafe(folded(&sql))), pool).await
 }
 
 /// Messages expired before this run and at or before the grace cutoff (holds not considered).
 pub(crate) async fn purgeable_messages(pool: &SqlitePool, now: &str, grace_cutoff: &str) -> Result<Vec<Candidate>> {
-    let rows = sqlx::query_as(
+    let sql = folded(
         "SELECT m.id, m.conversation_id, m.created_at FROM messages m INDEXED BY messages_expired
          WHERE m.expired_at IS NOT NULL AND m.expired_at < $1 AND m.expired_at <= $2",
-    )
-    .bind(now)
-    .bind(grace_cutoff)
-    .fetch_all(pool)
-    .await?;
-    Ok(candidates(rows))
+    );
+    fetch_candidates(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(now).bind(grace_cutoff), pool).await
 }
 
 /// Live conversations with nothing newer than their cutoff; `instant` ones use
@@ -223,24 +246,33 @@ pub(crate) async fn verified_archive_months(pool: &SqlitePool) -> Result<Vec<(i3
 
 pub(crate) async fn expire_messages(conn: &mut SqliteConnection, ids: &[i64], now: &str) -> Result<Vec<i64>> {
     let sql = format!(
-        "UPDATE messages SET expired_at = $2
-         WHERE id IN (SELECT value FROM json_each($1)) AND expired_at IS NULL AND {}
-         RETURNING id",
-        not_held("messages.conversation_id")
+        "SELECT json_group_array(m.id) FROM messages m
+         WHERE m.id IN (SELECT value FROM json_each($1)) AND m.expired_at IS NULL AND {}",
+        not_held("m.conversation_id")
     );
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ids_json(ids)).bind(now).fetch_all(conn).await?)
+    let ids = id_list(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ids_json(ids)), &mut *conn).await?;
+    sqlx::query("UPDATE messages SET expired_at = $2 WHERE id IN (SELECT value FROM json_each($1))")
+        .bind(ids_json(&ids))
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(ids)
 }
 
 pub(crate) async fn expire_conversations(conn: &mut SqliteConnection, ids: &[i64], now: &str) -> Result<Vec<i64>> {
     let sql = format!(
-        "UPDATE conversations SET expired_at = $2
-         WHERE id IN (SELECT value FROM json_each($1)) AND expired_at IS NULL AND {}
-           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id
-                             AND m.expired_at IS NULL)
-         RETURNING id",
-        not_held("conversations.id")
+        "SELECT json_group_array(c.id) FROM conversations c
+         WHERE c.id IN (SELECT value FROM json_each($1)) AND c.expired_at IS NULL AND {}
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.expired_at IS NULL)",
+        not_held("c.id")
     );
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ids_json(ids)).bind(now).fetch_all(conn).await?)
+    let ids = id_list(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ids_json(ids)), &mut *conn).await?;
+    sqlx::query("UPDATE conversations SET expired_at = $2 WHERE id IN (SELECT value FROM json_each($1))")
+        .bind(ids_json(&ids))
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(ids)
 }
 
 /// Deletes a batch of expired messages: their read receipts first, then
@@ -252,17 +284,13 @@ pub(crate) async fn purge_messages(
     grace_cutoff: &str,
 ) -> Result<PurgedMessages> {
     let sql = format!(
-        "SELECT m.id FROM messages m
+        "SELECT json_group_array(m.id) FROM messages m
          WHERE m.id IN (SELECT value FROM json_each($1))
            AND m.expired_at IS NOT NULL AND m.expired_at < $2 AND m.expired_at <= $3 AND {}",
         not_held("m.conversation_id")
     );
-    let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(ids_json(ids))
-        .bind(now)
-        .bind(grace_cutoff)
-        .fetch_all(&mut *conn)
-        .await?;
+    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ids_json(ids)).bind(now).bind(grace_cutoff);
+    let ids = id_list(query, &mut *conn).await?;
     if ids.is_empty() {
         return Ok(PurgedMessages::default());
     }
@@ -297,18 +325,14 @@ pub(crate) async fn purge_conversations(
     grace_cutoff: &str,
 ) -> Result<(Vec<i64>, u64)> {
     let sql = format!(
-        "SELECT c.id FROM conversations c
+        "SELECT json_group_array(c.id) FROM conversations c
          WHERE c.id IN (SELECT value FROM json_each($1))
            AND c.expired_at IS NOT NULL AND c.expired_at < $2 AND c.expired_at <= $3 AND {}
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)",
         not_held("c.id")
     );
-    let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(ids_json(ids))
-        .bind(now)
-        .bind(grace_cutoff)
-        .fetch_all(&mut *conn)
-        .await?;
+    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ids_json(ids)).bind(now).bind(grace_cutoff);
+    let ids = id_list(query, &mut *conn).await?;
     if ids.is_empty() {
         return Ok((ids, 0));
     }
@@ -327,15 +351,18 @@ pub(crate) async fn purge_conversations(
 }
 
 pub(crate) async fn archive_conversations(conn: &mut SqliteConnection, ids: &[i64], now: &str) -> Result<Vec<i64>> {
-    Ok(sqlx::query_scalar(
-        "UPDATE conversations SET archived_at = $2
-         WHERE id IN (SELECT value FROM json_each($1)) AND archived_at IS NULL AND expired_at IS NULL
-         RETURNING id",
+    let query = sqlx::query_scalar(
+        "SELECT json_group_array(id) FROM conversations
+         WHERE id IN (SELECT value FROM json_each($1)) AND archived_at IS NULL AND expired_at IS NULL",
     )
-    .bind(ids_json(ids))
-    .bind(now)
-    .fetch_all(conn)
-    .await?)
+    .bind(ids_json(ids));
+    let ids = id_list(query, &mut *conn).await?;
+    sqlx::query("UPDATE conversations SET archived_at = $2 WHERE id IN (SELECT value FROM json_each($1))")
+        .bind(ids_json(&ids))
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(ids)
 }
 
 /// Brings back up to `limit` expired messages matching the scope; returns how many.
