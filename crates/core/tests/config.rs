@@ -178,3 +178,55 @@ fn a_postgres_password_is_never_shown() {
     let shown = &config.entries().iter().find(|e| e.key == "database_url").unwrap().value;
     assert!(!shown.contains("s3cret") && shown.contains("db.internal"), "{shown}");
 }
+
+#[test]
+fn retention_settings_and_table_rules_come_from_the_file() {
+    let setup = Setup::new()
+        .file(
+            r#"
+[retention]
+batch_size = 500
+require_verified_backup = false
+
+[[retention.rules]]
+table = "app_sessions"
+timestamp_column = "created_at"
+days = 30
+strategy = "hard"
+
+[[retention.rules]]
+table = "users"
+timestamp_column = "last_seen_at"
+days = 730
+strategy = "anonymize"
+columns = ["email", "phone"]
+gdpr_sensitive = true
+"#,
+        )
+        .env("CHAT_BOT_SESSION_IDLE_HOURS", "12");
+    let config = setup.load().unwrap();
+    assert_eq!(config.retention.batch_size, 500);
+    assert!(!config.retention.require_verified_backup);
+    assert_eq!(config.retention.bot_idle_hours, 12);
+    assert_eq!(config.retention.archive_after_days, 90);
+    assert_eq!(config.retention.rules.len(), 2);
+    assert_eq!(config.retention.rules[1].columns, ["email", "phone"]);
+    assert!(config.retention.rules[1].gdpr_sensitive);
+    assert!(config.entries().iter().any(|e| e.key == "retention.rules" && e.value.contains("app_sessions.created_at")));
+}
+
+#[test]
+fn bad_table_rules_in_the_file_say_which_rule_and_why() {
+    let cases = [
+        ("table = \"t\"\ntimestamp_column = \"at\"\ndays = 30\nstrategy = \"shred\"", "rule #1"),
+        ("table = \"t\"\ntimestamp_column = \"at\"\ndays = 0\nstrategy = \"hard\"", "days must be from 1"),
+        ("table = \"t\"\ntimestamp_column = \"at\"\ndays = 3\nstrategy = \"anonymize\"", "needs the columns"),
+        ("table = \"t\"\ntimestamp_column = \"at\"\ndays = 3\nstrategy = \"hard\"\ncolum = [\"a\"]", "colum"),
+    ];
+    for (rule, expected) in cases {
+        let error = Setup::new().file(&format!("[[retention.rules]]\n{rule}\n")).error();
+        assert!(error.contains("[[retention.rules]]") && error.contains(expected), "{expected:?} in: {error}");
+    }
+    let error = Setup::new().env("CHAT_RETENTION_BATCH_SIZE", "5").error();
+    assert!(error.contains("CHAT_RETENTION_BATCH_SIZE") && error.contains("from 10"), "{error}");
+}
