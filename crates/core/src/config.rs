@@ -149,6 +149,18 @@ pub struct BackupSettings {
     pub enabled: bool,
     pub directory: PathBuf,
     pub notification_email: Option<String>,
+    /// Encrypt new backups with the passphrase (age format).
+    pub encrypt: bool,
+    /// A file holding the passphrase (its first line). `CHATKEEP_BACKUP_PASSPHRASE` wins over it.
+    pub passphrase_file: Option<PathBuf>,
+    /// Daily snapshots to keep.
+    pub keep_daily: u32,
+    /// Weekly generations to keep among older snapshots (the newest of each week).
+    pub keep_weekly: u32,
+    /// Monthly archives to keep.
+    pub keep_monthly: u32,
+    /// Tables left out of snapshots.
+    pub exclude_tables: Vec<String>,
 }
 
 /// The effective configuration, with the origin of every value.
@@ -235,6 +247,34 @@ const BACKUP_EMAIL: SettingSpec = SettingSpec {
     accepted: "an email address such as ops@example.com",
 };
 
+const BACKUP_ENCRYPT: SettingSpec =
+    SettingSpec { key: "backup.encrypt", env: "CHAT_BACKUP_ENCRYPT", accepted: "true or false" };
+const BACKUP_PASSPHRASE_FILE: SettingSpec = SettingSpec {
+    key: "backup.passphrase_file",
+    env: "CHAT_BACKUP_PASSPHRASE_FILE",
+    accepted: "the path of a file whose first line is the passphrase",
+};
+const BACKUP_KEEP_DAILY: SettingSpec = SettingSpec {
+    key: "backup.keep_daily",
+    env: "CHAT_BACKUP_KEEP_DAILY",
+    accepted: "a whole number of snapshots from 1 to 3650",
+};
+const BACKUP_KEEP_WEEKLY: SettingSpec = SettingSpec {
+    key: "backup.keep_weekly",
+    env: "CHAT_BACKUP_KEEP_WEEKLY",
+    accepted: "a whole number of weeks from 0 to 520",
+};
+const BACKUP_KEEP_MONTHLY: SettingSpec = SettingSpec {
+    key: "backup.keep_monthly",
+    env: "CHAT_BACKUP_KEEP_MONTHLY",
+    accepted: "a whole number of monthly archives from 1 to 1200",
+};
+const BACKUP_EXCLUDE: SettingSpec = SettingSpec {
+    key: "backup.exclude_tables",
+    env: "CHAT_BACKUP_EXCLUDE_TABLES",
+    accepted: "table names separated by commas (app_sessions,job_runs)",
+};
+
 /// Every setting chatkeep reads, in the order `config show` prints them.
 const SETTINGS: &[&SettingSpec] = &[
     &DATABASE_URL,
@@ -250,6 +290,12 @@ const SETTINGS: &[&SettingSpec] = &[
     &BACKUP_ENABLED,
     &BACKUP_DIRECTORY,
     &BACKUP_EMAIL,
+    &BACKUP_ENCRYPT,
+    &BACKUP_PASSPHRASE_FILE,
+    &BACKUP_KEEP_DAILY,
+    &BACKUP_KEEP_WEEKLY,
+    &BACKUP_KEEP_MONTHLY,
+    &BACKUP_EXCLUDE,
 ];
 
 /// Overrides given on the command line; they win over file and environment.
@@ -374,6 +420,14 @@ impl Config {
                 .resolve(&BACKUP_DIRECTORY, default_backup_dir, parse_path, |p| p.display().to_string())?
                 .ok_or(ConfigError::NoPlatformDirs { what: "backup folder", hint: "CHAT_BACKUP_DIRECTORY" })?,
             notification_email: resolver.resolve(&BACKUP_EMAIL, None, parse_email, Clone::clone)?,
+            encrypt: resolver.resolve_required(&BACKUP_ENCRYPT, false, parse_bool)?,
+            passphrase_file: resolver.resolve(&BACKUP_PASSPHRASE_FILE, None, parse_path, |p| p.display().to_string())?,
+            keep_daily: resolver.resolve_required(&BACKUP_KEEP_DAILY, 30, |t| parse_days(t, 1, 3_650))?,
+            keep_weekly: resolver.resolve_required(&BACKUP_KEEP_WEEKLY, 0, |t| parse_days(t, 0, 520))?,
+            keep_monthly: resolver.resolve_required(&BACKUP_KEEP_MONTHLY, 24, |t| parse_days(t, 1, 1_200))?,
+            exclude_tables: resolver
+                .resolve(&BACKUP_EXCLUDE, Some(Vec::new()), parse_names, |v| v.join(","))?
+                .unwrap_or_default(),
         };
 
         Ok(Config { database_url, timezone, retention, backup, file: file_path, entries: resolver.entries })
@@ -575,6 +629,13 @@ fn parse_bool(text: &str) -> Option<bool> {
 fn parse_path(text: &str) -> Option<PathBuf> {
     let text = text.trim();
     (!text.is_empty()).then(|| PathBuf::from(text))
+}
+
+fn parse_names(text: &str) -> Option<Vec<String>> {
+    let text = text.trim().trim_start_matches('[').trim_end_matches(']');
+    let names: Vec<String> =
+        text.split(',').map(|n| n.trim().trim_matches('"').to_string()).filter(|n| !n.is_empty()).collect();
+    names.iter().all(|n| n.chars().all(|c| c.is_alphanumeric() || c == '_')).then_some(names)
 }
 
 fn parse_email(text: &str) -> Option<String> {

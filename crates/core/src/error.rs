@@ -40,6 +40,10 @@ pub enum Error {
 
     #[error("{0}")]
     UnsupportedEngine(String),
+
+    /// A check found a problem (a backup that does not match its manifest, a broken file).
+    #[error("{0}")]
+    Check(String),
 }
 
 impl Error {
@@ -49,6 +53,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::InvalidInput(_) => "invalid_input",
             Error::NotFound(_) => "not_found",
+            Error::Check(_) => "check_failed",
             Error::Import(_) => "import",
             Error::Database { .. } => "database",
             Error::Migration(_) => "migration",

@@ -13,6 +13,10 @@ pub enum Event {
     RetentionFinished { summary: String, cancelled: bool },
     /// Purge skipped a month because no verified monthly archive covers it.
     PurgeBlocked { month: String, messages: u64, reason: String },
+    /// A backup was written and verified.
+    BackupDone { kind: String, file: String, bytes: u64 },
+    /// A backup, verification, restore or prune failed.
+    BackupFailed { what: String, error: String },
 }
 
 impl std::fmt::Display for Event {
@@ -27,6 +31,8 @@ impl std::fmt::Display for Event {
             Event::PurgeBlocked { month, messages, reason } => {
                 write!(f, "purge blocked: month {month} ({messages} messages) {reason}")
             }
+            Event::BackupDone { kind, file, bytes } => write!(f, "{kind} backup done: {file} ({bytes} bytes, verified)"),
+            Event::BackupFailed { what, error } => write!(f, "{what} failed: {error}"),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The operations: one public function per thing a user can ask chatkeep to do.
 //! The CLI, the desktop app and the scheduler all call these same functions.
 
+pub mod backup;
 pub mod demo;
+pub mod gdpr;
 pub mod hold;
 pub mod import;
 pub mod retention;

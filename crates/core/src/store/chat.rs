@@ -81,9 +81,10 @@ impl Tx {
         }
     }
 
-    pub async fn upsert_participant(&mut self, participant: &Participant) -> Result<Upserted> {
+    /// Inserts or updates a participant row; with `keep`, an existing row is left as it is.
+    pub async fn upsert_participant(&mut self, participant: &Participant, keep: bool) -> Result<Upserted> {
         match self {
-            Tx::Sqlite(tx) => sqlite::chat::upsert_participant(tx, participant).await,
+            Tx::Sqlite(tx) => sqlite::chat::upsert_participant(tx, participant, keep).await,
         }
     }
 
@@ -93,9 +94,10 @@ impl Tx {
         }
     }
 
-    pub async fn upsert_read(&mut self, read: &MessageRead) -> Result<Upserted> {
+    /// Inserts or updates a read receipt; with `keep`, an existing one is left as it is.
+    pub async fn upsert_read(&mut self, read: &MessageRead, keep: bool) -> Result<Upserted> {
         match self {
-            Tx::Sqlite(tx) => sqlite::chat::upsert_read(tx, read).await,
+            Tx::Sqlite(tx) => sqlite::chat::upsert_read(tx, read, keep).await,
         }
     }
 

@@ -145,7 +145,9 @@ pub struct MessageTally {
 pub type TimeRange = (DateTime<Utc>, DateTime<Utc>);
 
 mod audit;
+pub mod backups;
 mod chat;
+pub mod erasure;
 mod holds;
 pub mod retention;
 pub mod rules;

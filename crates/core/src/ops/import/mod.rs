@@ -92,10 +92,40 @@ pub struct ImportReport {
     pub reads: Tally,
 }
 
+/// How an import treats what is already there.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// Leave rows that exist untouched (restores); otherwise update them (imports).
+    pub keep_existing: bool,
+    /// A reply to a message that is not there loses its link instead of failing the import
+    /// (an archive holds one month; the message replied to may be older).
+    pub drop_missing_reply_to: bool,
+    /// The audit action recorded.
+    pub action: &'static str,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { keep_existing: false, drop_missing_reply_to: false, action: "import.file" }
+    }
+}
+
 /// Imports a JSONL file: validates all of it, then writes all of it, or nothing.
 pub async fn import_jsonl(
     store: &Store,
     path: &Path,
+    actor: Actor,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> Result<ImportReport> {
+    import_jsonl_with(store, path, ImportOptions::default(), actor, clock, progress).await
+}
+
+/// [`import_jsonl`] with options.
+pub async fn import_jsonl_with(
+    store: &Store,
+    path: &Path,
+    options: ImportOptions,
     actor: Actor,
     clock: &dyn Clock,
     progress: &dyn Progress,
@@ -130,7 +160,7 @@ pub async fn import_jsonl(
 
     // Pass 2: one transaction; any unresolved reference rolls everything back.
     let mut tx = store.begin().await?;
-    let mut writer = Writer::default();
+    let mut writer = Writer { options, ..Writer::default() };
     let mut failure: Option<(u64, String)> = None;
     let mut pending = Vec::new();
     // Lines are read synchronously and written in small groups, so the file is never held in memory.
@@ -169,7 +199,7 @@ pub async fn import_jsonl(
     audit::append(
         &mut tx,
         clock.now(),
-        AuditEntry::new(actor, "import.file").target(path.display().to_string()).counts(&writer.report),
+        AuditEntry::new(actor, options.action).target(path.display().to_string()).counts(&writer.report),
     )
     .await?;
     tx.commit().await?;
@@ -316,6 +346,7 @@ fn validate(record: &Record) -> Result<Valid, String> {
 /// Resolves references and upserts records inside the import's transaction.
 #[derive(Debug, Default)]
 struct Writer {
+    options: ImportOptions,
     users: HashMap<String, i64>,
     conversations: HashMap<String, i64>,
     touched_conversations: HashSet<i64>,
@@ -372,6 +403,30 @@ impl Writer {
                 }
             };
         }
+        if self.options.keep_existing {
+            let existing = match &valid {
+                Valid::User(u) => Some((Entity::User, u.external_id.clone())),
+                Valid::Conversation(c, _) => Some((Entity::Conversation, c.external_id.clone())),
+                Valid::Message(m, _) => Some((Entity::Message, m.external_id.clone())),
+                Valid::Participant(..) | Valid::Read(..) => None,
+            };
+            if let Some((kind, external_id)) = existing
+                && let Some(id) = tx.find_id(kind, &external_id).await?
+            {
+                match kind {
+                    Entity::User => {
+                        self.users.insert(external_id, id);
+                        self.report.users.add(Upserted::Unchanged);
+                    }
+                    Entity::Conversation => {
+                        self.conversations.insert(external_id, id);
+                        self.report.conversations.add(Upserted::Unchanged);
+                    }
+                    Entity::Message => self.report.messages.add(Upserted::Unchanged),
+                }
+                return Ok(Ok(()));
+            }
+        }
         match valid {
             Valid::User(user) => {
                 let (id, outcome) = tx.upsert_user(&user).await?;
@@ -393,7 +448,7 @@ impl Writer {
                     role: p.role,
                     joined_at,
                 };
-                let outcome = tx.upsert_participant(&participant).await?;
+                let outcome = tx.upsert_participant(&participant, self.options.keep_existing).await?;
                 self.report.participants.add(outcome);
             }
             Valid::Message(mut message, record) => {
@@ -402,7 +457,11 @@ impl Writer {
                     message.sender_id = Some(resolve!(Entity::User, "sender", sender));
                 }
                 if let Some(reply_to) = &record.reply_to {
-                    message.reply_to_id = Some(resolve!(Entity::Message, "reply_to", reply_to));
+                    message.reply_to_id = match self.resolve(tx, Entity::Message, "reply_to", reply_to).await? {
+                        Ok(id) => Some(id),
+                        Err(_) if self.options.drop_missing_reply_to => None,
+                        Err(message) => return Ok(Err(message)),
+                    };
                 }
                 let (_, outcome) = tx.upsert_message(&message).await?;
                 self.touched_conversations.insert(message.conversation_id);
@@ -414,7 +473,7 @@ impl Writer {
                     user_id: resolve!(Entity::User, "user", &r.user),
                     read_at,
                 };
-                let outcome = tx.upsert_read(&read).await?;
+                let outcome = tx.upsert_read(&read, self.options.keep_existing).await?;
                 self.report.reads.add(outcome);
             }
         }

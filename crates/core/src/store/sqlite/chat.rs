@@ -223,13 +223,16 @@ pub(crate) async fn upsert_conversation(conn: &mut SqliteConnection, c: &Convers
     Ok((id, Upserted::Inserted))
 }
 
-pub(crate) async fn upsert_participant(conn: &mut SqliteConnection, p: &Participant) -> Result<Upserted> {
+pub(crate) async fn upsert_participant(conn: &mut SqliteConnection, p: &Participant, keep: bool) -> Result<Upserted> {
     let exists: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM participants WHERE conversation_id = $1 AND user_id = $2")
             .bind(p.conversation_id)
             .bind(p.user_id)
             .fetch_optional(&mut *conn)
             .await?;
+    if exists.is_some() && keep {
+        return Ok(Upserted::Unchanged);
+    }
     if exists.is_some() {
         let done = sqlx::query(
             "UPDATE participants SET role = $3, joined_at = $4
@@ -296,7 +299,7 @@ pub(crate) async fn upsert_message(conn: &mut SqliteConnection, m: &Message) -> 
     Ok((id, Upserted::Inserted))
 }
 
-pub(crate) async fn upsert_read(conn: &mut SqliteConnection, r: &MessageRead) -> Result<Upserted> {
+pub(crate) async fn upsert_read(conn: &mut SqliteConnection, r: &MessageRead, keep: bool) -> Result<Upserted> {
     let existing: Option<String> =
         sqlx::query_scalar("SELECT read_at FROM message_reads WHERE message_id = $1 AND user_id = $2")
             .bind(r.message_id)
@@ -305,7 +308,7 @@ pub(crate) async fn upsert_read(conn: &mut SqliteConnection, r: &MessageRead) ->
             .await?;
     let read_at = to_db(r.read_at);
     match existing {
-        Some(stored) if stored == read_at => Ok(Upserted::Unchanged),
+        Some(stored) if stored == read_at || keep => Ok(Upserted::Unchanged),
         Some(_) => {
             sqlx::query("UPDATE message_reads SET read_at = $3 WHERE message_id = $1 AND user_id = $2")
                 .bind(r.message_id)

@@ -3,7 +3,9 @@
 //! "database is locked" errors; migrations applied when the pool opens.
 
 pub(super) mod audit;
+pub(super) mod backups;
 pub(super) mod chat;
+pub(super) mod erasure;
 pub(super) mod holds;
 pub(super) mod retention;
 pub(super) mod rules;

@@ -1,0 +1,53 @@
+//! `manifest.json`, the first entry of every backup.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT: &str = "chatkeep-backup";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    /// `archive` or `snapshot`.
+    pub kind: String,
+    pub manual: bool,
+    pub engine: String,
+    pub app_version: String,
+    pub created_at: String,
+    pub timezone: String,
+    /// The covered range, `[start, end)` in UTC; a snapshot's is everything up to `created_at`.
+    pub range_start: Option<String>,
+    pub range_end: Option<String>,
+    /// `YYYY-MM` for monthly archives.
+    pub month: Option<String>,
+    /// The highest `erasure_ledger` id when the backup was made: erasures after it are re-applied on restore.
+    pub erasure_ledger_position: i64,
+    /// Tables left out of a snapshot by configuration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_tables: Vec<String>,
+    pub files: Vec<ManifestFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFile {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Rows per table in this file.
+    pub rows: BTreeMap<String, u64>,
+}
+
+impl Manifest {
+    pub fn row_counts(&self) -> BTreeMap<String, u64> {
+        let mut all = BTreeMap::new();
+        for file in &self.files {
+            for (table, n) in &file.rows {
+                *all.entry(table.clone()).or_default() += n;
+            }
+        }
+        all
+    }
+}

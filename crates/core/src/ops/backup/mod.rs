@@ -1,0 +1,1185 @@
+//! `chatkeep backup`: monthly archives and snapshots, compressed, optionally
+//! encrypted, verified after writing, restorable, pruned.
+//!
+//! A backup is written under a temporary name in the backup folder, read
+//! back and checked against its manifest, and only then renamed to its final
+//! name: a file that looks complete is complete. Every step is recorded in
+//! the `backups` catalog (`in_progress`, then `verified` or `failed` with the
+//! reason) and in the audit log.
+
+mod container;
+pub mod manifest;
+mod snapshot;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use age::secrecy::SecretString;
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+pub use manifest::{Manifest, ManifestFile};
+
+use crate::audit::{self, AuditEntry};
+use crate::clock::Clock;
+use crate::config::BackupSettings;
+use crate::domain::Actor;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventSink};
+use crate::ops::import::{ImportOptions, ImportReport, import_jsonl_with};
+use crate::ops::{Cancel, Progress};
+use crate::store::Store;
+use crate::store::backups::{BackupRow, ExportTable, Finished, NewBackup};
+use crate::time::{Month, to_db};
+
+/// Rows per export query when writing an archive.
+const EXPORT_CHUNK: usize = 5_000;
+const PREFIX: &str = "chatkeep-";
+const SNAPSHOT_ENTRY: &str = "chatkeep.db";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Archive,
+    Snapshot,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Archive => "archive",
+            Kind::Snapshot => "snapshot",
+        }
+    }
+}
+
+/// Where the passphrase comes from: `CHATKEEP_BACKUP_PASSPHRASE`, else `backup.passphrase_file`.
+pub fn passphrase_from(settings: &BackupSettings, env: Option<String>) -> Result<Option<SecretString>> {
+    let text = match env {
+        Some(text) => Some(text),
+        None => match &settings.passphrase_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::io(format!("cannot read the passphrase file {} (backup.passphrase_file)", path.display()), e)
+                })?;
+                Some(text.lines().next().unwrap_or_default().to_string())
+            }
+            None => None,
+        },
+    };
+    match text {
+        Some(text) if text.trim().is_empty() => Err(Error::invalid(
+            "the backup passphrase is empty: set CHATKEEP_BACKUP_PASSPHRASE or put it in backup.passphrase_file",
+        )),
+        Some(text) => Ok(Some(SecretString::from(text))),
+        None => Ok(None),
+    }
+}
+
+/// Everything backups need.
+#[derive(Clone, Copy)]
+pub struct Backups<'a> {
+    pub store: &'a Store,
+    pub settings: &'a BackupSettings,
+    pub tz: Tz,
+    pub clock: &'a dyn Clock,
+    pub passphrase: Option<&'a SecretString>,
+    pub events: &'a dyn EventSink,
+}
+
+impl std::fmt::Debug for Backups<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backups").field("settings", self.settings).finish_non_exhaustive()
+    }
+}
+
+/// A catalog row with what the folder says about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub backup: BackupRow,
+    /// False when the catalog names a file the folder does not have.
+    pub file_present: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    pub directory: PathBuf,
+    pub backups: Vec<Listed>,
+    /// Backup files in the folder the catalog does not know.
+    pub unknown_files: Vec<String>,
+}
+
+/// The result of checking one backup.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verified {
+    pub id: i64,
+    pub file_name: String,
+    pub ok: bool,
+    pub problems: Vec<String>,
+    pub row_counts: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    pub backup: i64,
+    pub kind: Kind,
+    /// The new database file, or `None` for a merge into the live one.
+    pub to: Option<PathBuf>,
+    pub import: Option<ImportReport>,
+    pub row_counts: BTreeMap<String, u64>,
+    /// People erased after the backup was made, erased again.
+    pub erased_again: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneItem {
+    pub id: i64,
+    pub file_name: String,
+    pub kind: String,
+    pub created_at: String,
+    pub reason: String,
+}
+
+impl<'a> Backups<'a> {
+    fn directory(&self) -> &Path {
+        &self.settings.directory
+    }
+
+    /// Checks the backup folder: creates it (owner-only) if missing, and makes sure it takes files.
+    fn prepare_directory(&self) -> Result<()> {
+        let dir = self.directory();
+        if !dir.exists() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(dir).map_err(|e| {
+                Error::io(format!("cannot create the backup folder {} (backup.directory)", dir.display()), e)
+            })?;
+        }
+        if !dir.is_dir() {
+            return Err(Error::invalid(format!(
+                "the backup folder {} is not a folder; set backup.directory (CHAT_BACKUP_DIRECTORY) to a folder",
+                dir.display()
+            )));
+        }
+        let probe = dir.join(format!(".chatkeep-write-test-{}", std::process::id()));
+        container::create_private(&probe).map_err(|e| {
+            Error::io(
+                format!("the backup folder {} does not take new files (check its permissions and free space)", dir.display()),
+                e,
+            )
+        })?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(())
+    }
+
+    /// Marks backups left `in_progress` by a process that is gone as failed, and removes their partial files.
+    pub async fn recover_interrupted(&self) -> Result<u64> {
+        let mut recovered = 0;
+        for row in self.store.backups().await? {
+            if row.status != "in_progress" || row.owner_pid.is_some_and(process_alive) {
+                continue;
+            }
+            let _ = std::fs::remove_file(self.directory().join(partial_name(row.id)));
+            let mut tx = self.store.begin().await?;
+            tx.finish_backup(
+                row.id,
+                &Finished {
+                    status: "failed",
+                    size_bytes: None,
+                    sha256: None,
+                    row_counts: None,
+                    manifest: None,
+                    error: Some("interrupted: the process writing it stopped before it finished"),
+                    verified_at: None,
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            recovered += 1;
+        }
+        Ok(recovered)
+    }
+
+    /// A snapshot of the whole database, verified.
+    pub async fn snapshot(
+        &self,
+        manual: bool,
+        actor: Actor,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<BackupRow> {
+        let live = self.store.database_file().ok_or_else(|| {
+            Error::invalid("this database has no file to snapshot (an in-memory database); use a sqlite:// file")
+        })?;
+        let now = crate::time::truncate_to_millis(self.clock.now());
+        let name = file_name(Kind::Snapshot, &now.format("%Y%m%dT%H%M%SZ").to_string(), self.encrypting());
+        let new = NewBackup {
+            kind: "snapshot",
+            manual,
+            range_start: None,
+            range_end: Some(&to_db(now)),
+            year: None,
+            month: None,
+            file_name: &name,
+            encrypted: self.encrypting(),
+            created_at: &to_db(now),
+        };
+        let exclude = self.settings.exclude_tables.clone();
+        let tz = self.tz;
+        self.create(new, actor, progress, cancel, move |scratch: &Path, ledger: i64| {
+            let copy = scratch.join(SNAPSHOT_ENTRY);
+            snapshot::copy_database(&live, &copy, &exclude)?;
+            let rows = snapshot::check_database(&copy)?;
+            let (sha256, bytes) =
+                container::hash_file(&copy).map_err(|e| Error::io("cannot read the snapshot copy", e))?;
+            let manifest = Manifest {
+                format: manifest::FORMAT.into(),
+                format_version: manifest::FORMAT_VERSION,
+                kind: "snapshot".into(),
+                manual,
+                engine: "sqlite".into(),
+                app_version: crate::VERSION.into(),
+                created_at: to_db(now),
+                timezone: tz.name().into(),
+                range_start: None,
+                range_end: Some(to_db(now)),
+                month: None,
+                erasure_ledger_position: ledger,
+                excluded_tables: exclude.clone(),
+                files: vec![ManifestFile { name: SNAPSHOT_ENTRY.into(), bytes, sha256, rows }],
+            };
+            Ok((manifest, vec![(SNAPSHOT_ENTRY.to_string(), copy)]))
+        })
+        .await
+    }
+
+    /// The monthly archive of `month`: its conversations, messages, reads and the people they refer to.
+    /// Replaces an earlier archive of the month only once the new one has verified.
+    pub async fn archive(
+        &self,
+        month: Month,
+        manual: bool,
+        actor: Actor,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<BackupRow> {
+        let now = crate::time::truncate_to_millis(self.clock.now());
+        let current = Month::containing(now, self.tz);
+        if month >= current {
+            return Err(Error::invalid(format!(
+                "month {month} is not over yet (it is {current} in {}): archive it from the 1st of the next month",
+                self.tz.name()
+            )));
+        }
+        let (start, end) = month.range(self.tz);
+        let (start, end) = (to_db(start), to_db(end));
+        let name = file_name(Kind::Archive, &month.to_string(), self.encrypting());
+
+        // Gather the month's rows (read-only) before the file work starts.
+        let messages = self.store.message_ids_created_between(&start, &end).await?;
+        let conversations = self.store.archive_conversation_ids(&start, &end).await?;
+        let users = self.store.referenced_user_ids(&conversations, &messages).await?;
+        let mut lines: Vec<(ExportTable, Vec<String>)> = Vec::new();
+        progress.set_total((messages.len() + conversations.len() + users.len()) as u64 * 2);
+        let mut done = 0u64;
+        for table in ExportTable::ALL {
+            let ids = match table {
+                ExportTable::Users => &users,
+                ExportTable::Conversations | ExportTable::Participants => &conversations,
+                ExportTable::Messages | ExportTable::Reads => &messages,
+            };
+            let mut chunks = Vec::new();
+            for chunk in ids.chunks(EXPORT_CHUNK) {
+                if cancel.is_cancelled() {
+                    return Err(Error::invalid("the archive was cancelled; nothing was written"));
+                }
+                chunks.push(self.store.export_lines(table, chunk).await?);
+                done += chunk.len() as u64;
+                progress.advance_to(done);
+            }
+            lines.push((table, chunks));
+        }
+
+        let new = NewBackup {
+            kind: "archive",
+            manual,
+            range_start: Some(&start),
+            range_end: Some(&end),
+            year: Some(month.year),
+            month: Some(month.month),
+            file_name: &name,
+            encrypted: self.encrypting(),
+            created_at: &to_db(now),
+        };
+        let tz = self.tz;
+        let (range_start, range_end) = (start.clone(), end.clone());
+        let replaced: Vec<i64> = self
+            .store
+            .backups()
+            .await?
+            .into_iter()
+            .filter(|b| b.kind == "archive" && b.year == Some(month.year) && b.month == Some(month.month))
+            .map(|b| b.id)
+            .collect();
+        let row = self
+            .create(new, actor, progress, cancel, move |scratch: &Path, ledger: i64| {
+                let mut files = Vec::new();
+                let mut entries = Vec::new();
+                for (table, chunks) in &lines {
+                    let path = scratch.join(table.file_name());
+                    let file = File::create(&path).map_err(|e| Error::io("cannot write the archive's data", e))?;
+                    let mut out = container::HashingWriter::new(BufWriter::new(file));
+                    let mut rows = 0u64;
+                    for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+                        out.write_all(chunk.as_bytes())
+                            .and_then(|_| out.write_all(b"\n"))
+                            .map_err(|e| Error::io("cannot write the archive's data", e))?;
+                        rows += chunk.lines().count() as u64;
+                    }
+                    let (buffered, sha256, bytes) = out.finish();
+                    buffered.into_inner().map_err(|e| Error::io("cannot write the archive's data", e.into_error()))?;
+                    files.push(ManifestFile {
+                        name: table.file_name().into(),
+                        bytes,
+                        sha256,
+                        rows: BTreeMap::from([(table.table().to_string(), rows)]),
+                    });
+                    entries.push((table.file_name().to_string(), path));
+                }
+                let manifest = Manifest {
+                    format: manifest::FORMAT.into(),
+                    format_version: manifest::FORMAT_VERSION,
+                    kind: "archive".into(),
+                    manual,
+                    engine: "sqlite".into(),
+                    app_version: crate::VERSION.into(),
+                    created_at: to_db(now),
+                    timezone: tz.name().into(),
+                    range_start: Some(range_start),
+                    range_end: Some(range_end),
+                    month: Some(month.to_string()),
+                    erasure_ledger_position: ledger,
+                    excluded_tables: Vec::new(),
+                    files,
+                };
+                Ok((manifest, entries))
+            })
+            .await?;
+        // The new archive verified: earlier ones of the month leave the catalog (the file was replaced).
+        for id in replaced {
+            let mut tx = self.store.begin().await?;
+            tx.delete_backup(id).await?;
+            tx.commit().await?;
+        }
+        Ok(row)
+    }
+
+    fn encrypting(&self) -> bool {
+        self.settings.encrypt
+    }
+
+    /// The shared path of every backup: catalog row, scratch files, container under a
+    /// temporary name, verification, rename, catalog and audit. `produce` runs on a
+    /// blocking thread and returns the manifest and the files to put after it.
+    async fn create<F>(
+        &self,
+        new: NewBackup<'_>,
+        actor: Actor,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+        produce: F,
+    ) -> Result<BackupRow>
+    where
+        F: FnOnce(&Path, i64) -> Result<(Manifest, Vec<(String, PathBuf)>)> + Send + 'static,
+    {
+        if self.settings.encrypt && self.passphrase.is_none() {
+            return Err(Error::invalid(
+                "backup.encrypt is on but there is no passphrase: set CHATKEEP_BACKUP_PASSPHRASE or backup.passphrase_file",
+            ));
+        }
+        self.prepare_directory()?;
+        self.recover_interrupted().await?;
+        let kind = new.kind.to_string();
+        let final_name = new.file_name.to_string();
+        let mut tx = self.store.begin().await?;
+        let id = tx.insert_backup(&new).await?;
+        tx.commit().await?;
+
+        let ledger = self.store.erasure_ledger_position().await?;
+        let dir = self.directory().to_path_buf();
+        let passphrase = if self.settings.encrypt { self.passphrase.cloned() } else { None };
+        let cancel_flag = cancel.clone();
+        let final_path = dir.join(&final_name);
+        // Phases done (copy, write, read back), shown as progress while the blocking work runs.
+        let phase = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let phase_in_work = phase.clone();
+        let step = move || phase_in_work.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let work = tokio::task::spawn_blocking(move || -> Result<(Manifest, container::Written, BTreeMap<String, u64>)> {
+            let scratch = tempfile::Builder::new()
+                .prefix(".chatkeep-scratch-")
+                .tempdir_in(&dir)
+                .map_err(|e| Error::io(format!("cannot make a scratch folder in {}", dir.display()), e))?;
+            let (manifest, files) = produce(scratch.path(), ledger)?;
+            step();
+            if cancel_flag.is_cancelled() {
+                return Err(Error::invalid("the backup was cancelled; nothing was kept"));
+            }
+            let partial = dir.join(partial_name(id));
+            let threads = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1).min(4);
+            let written = container::write(&partial, &manifest, &files, passphrase.as_ref(), threads);
+            step();
+            let written = match written {
+                Ok(w) => w,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(e);
+                }
+            };
+            // Read it back before it gets its real name.
+            let checked = check_file(&partial, passphrase.as_ref(), Some(&manifest), false);
+            match checked {
+                Ok(rows) => {
+                    std::fs::rename(&partial, &final_path)
+                        .map_err(|e| Error::io("cannot give the backup its final name", e))?;
+                    sync_dir(&dir);
+                    Ok((manifest, written, rows))
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&partial);
+                    Err(e)
+                }
+            }
+        });
+        progress.set_total(3);
+        let mut work = work;
+        let outcome = loop {
+            tokio::select! {
+                joined = &mut work => break match joined {
+                    Ok(result) => result,
+                    Err(join) => Err(Error::Check(format!("the backup worker stopped: {join}"))),
+                },
+                _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                    progress.advance_to(phase.load(std::sync::atomic::Ordering::Relaxed));
+                }
+            }
+        };
+        progress.advance_to(3);
+        let now = to_db(self.clock.now());
+        match outcome {
+            Ok((manifest, written, rows)) => {
+                let counts = serde_json::to_string(&rows).unwrap_or_default();
+                let manifest_text = serde_json::to_string(&manifest).unwrap_or_default();
+                let mut tx = self.store.begin().await?;
+                tx.finish_backup(
+                    id,
+                    &Finished {
+                        status: "verified",
+                        size_bytes: Some(written.bytes as i64),
+                        sha256: Some(&written.sha256),
+                        row_counts: Some(&counts),
+                        manifest: Some(&manifest_text),
+                        error: None,
+                        verified_at: Some(&now),
+                    },
+                )
+                .await?;
+                audit::append(
+                    &mut tx,
+                    self.clock.now(),
+                    AuditEntry::new(actor, "backup.create")
+                        .target(final_name.clone())
+                        .details(serde_json::json!({
+                            "backup": id, "kind": kind, "encrypted": new.encrypted, "bytes": written.bytes,
+                            "sha256": written.sha256, "month": manifest.month,
+                        }))
+                        .counts(&rows),
+                )
+                .await?;
+                tx.commit().await?;
+                self.events.emit(Event::BackupDone { kind: kind.clone(), file: final_name, bytes: written.bytes });
+                self.store.backup(id).await?.ok_or_else(|| Error::NotFound(format!("backup #{id}")))
+            }
+            Err(error) => {
+                let message = error.to_string();
+                self.fail(id, &kind, &message, actor).await?;
+                Err(error)
+            }
+        }
+    }
+
+    async fn fail(&self, id: i64, what: &str, message: &str, actor: Actor) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        tx.finish_backup(
+            id,
+            &Finished {
+                status: "failed",
+                size_bytes: None,
+                sha256: None,
+                row_counts: None,
+                manifest: None,
+                error: Some(message),
+                verified_at: None,
+            },
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            self.clock.now(),
+            AuditEntry::new(actor, "backup.failed")
+                .target(format!("backup #{id}"))
+                .details(serde_json::json!({ "kind": what, "error": message })),
+        )
+        .await?;
+        tx.commit().await?;
+        self.events.emit(Event::BackupFailed { what: format!("{what} backup #{id}"), error: message.to_string() });
+        Ok(())
+    }
+
+    /// The catalog, with missing files and unknown files flagged.
+    pub async fn list(&self) -> Result<Listing> {
+        let rows = self.store.backups().await?;
+        let known: HashSet<&str> = rows.iter().map(|r| r.file_name.as_str()).collect();
+        let mut unknown_files = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(self.directory()) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with(PREFIX) && name.contains(".tar.zst") && !known.contains(name.as_str()) {
+                    unknown_files.push(name);
+                }
+            }
+        }
+        unknown_files.sort();
+        let backups = rows
+            .iter()
+            .map(|r| Listed {
+                backup: r.clone(),
+                file_present: r.status == "in_progress"
+                    || r.status == "failed"
+                    || self.directory().join(&r.file_name).exists(),
+            })
+            .collect();
+        Ok(Listing { directory: self.directory().to_path_buf(), backups, unknown_files })
+    }
+
+    fn path_of(&self, row: &BackupRow) -> PathBuf {
+        self.directory().join(&row.file_name)
+    }
+
+    async fn row(&self, id: i64) -> Result<BackupRow> {
+        self.store.backup(id).await?.ok_or_else(|| Error::NotFound(format!("backup #{id} (see `chatkeep backup list`)")))
+    }
+
+    /// Re-reads a backup and checks it against its manifest and the catalog;
+    /// marks it verified or failed, saying what differs.
+    pub async fn verify(&self, id: i64, actor: Actor) -> Result<Verified> {
+        let row = self.row(id).await?;
+        if row.status == "in_progress" {
+            return Err(Error::invalid(format!("backup #{id} is still being written")));
+        }
+        let path = self.path_of(&row);
+        let passphrase = self.passphrase.cloned();
+        let expected_sha = row.sha256.clone();
+        let deep = row.kind == "snapshot";
+        let result = tokio::task::spawn_blocking(move || -> Result<BTreeMap<String, u64>> {
+            if !path.exists() {
+                return Err(Error::Check(format!("the file {} is missing", path.display())));
+            }
+            if let Some(expected) = expected_sha {
+                let (actual, _) = container::hash_file(&path).map_err(|e| Error::io("cannot read the backup", e))?;
+                if actual != expected {
+                    return Err(Error::Check(format!(
+                        "the file's SHA-256 is {actual}, but the catalog recorded {expected}: it changed after it was written"
+                    )));
+                }
+            }
+            check_file(&path, passphrase.as_ref(), None, deep)
+        })
+        .await
+        .map_err(|e| Error::Check(format!("the verify worker stopped: {e}")))?;
+        let now = to_db(self.clock.now());
+        let mut tx = self.store.begin().await?;
+        let verified = match result {
+            Ok(rows) => {
+                tx.finish_backup(
+                    id,
+                    &Finished {
+                        status: "verified",
+                        size_bytes: None,
+                        sha256: None,
+                        row_counts: None,
+                        manifest: None,
+                        error: None,
+                        verified_at: Some(&now),
+                    },
+                )
+                .await?;
+                Verified { id, file_name: row.file_name.clone(), ok: true, problems: Vec::new(), row_counts: rows }
+            }
+            // Without the passphrase nothing can be said about the file: not a failed backup.
+            Err(Error::InvalidInput(message)) => return Err(Error::InvalidInput(message)),
+            Err(error) => {
+                let message = error.to_string();
+                tx.finish_backup(
+                    id,
+                    &Finished {
+                        status: "failed",
+                        size_bytes: None,
+                        sha256: None,
+                        row_counts: None,
+                        manifest: None,
+                        error: Some(&message),
+                        verified_at: None,
+                    },
+                )
+                .await?;
+                self.events
+                    .emit(Event::BackupFailed { what: format!("verification of backup #{id}"), error: message.clone() });
+                Verified {
+                    id,
+                    file_name: row.file_name.clone(),
+                    ok: false,
+                    problems: vec![message],
+                    row_counts: BTreeMap::new(),
+                }
+            }
+        };
+        audit::append(
+            &mut tx,
+            self.clock.now(),
+            AuditEntry::new(actor, "backup.verify")
+                .target(row.file_name.clone())
+                .details(serde_json::json!({ "backup": id, "ok": verified.ok, "problems": verified.problems })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(verified)
+    }
+
+    /// Restores a backup into a new database file (never over an existing one),
+    /// then re-applies the erasure ledger of the live database to it.
+    pub async fn restore_to(&self, id: i64, to: &Path, actor: Actor, progress: &dyn Progress) -> Result<RestoreReport> {
+        let row = self.row(id).await?;
+        if to.exists() {
+            return Err(Error::invalid(format!(
+                "{} already exists: restore into a new file (chatkeep never restores over a database)",
+                to.display()
+            )));
+        }
+        if self.store.database_file().is_some_and(|live| same_file(&live, to)) {
+            return Err(Error::invalid("that is the live database: restore into a new file"));
+        }
+        let parent = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(Error::invalid(format!("the folder {} does not exist", parent.display())));
+        }
+        let path = self.path_of(&row);
+        let passphrase = self.passphrase.cloned();
+        let scratch = tempfile::Builder::new()
+            .prefix(".chatkeep-restore-")
+            .tempdir_in(parent)
+            .map_err(|e| Error::io(format!("cannot make a scratch folder in {}", parent.display()), e))?;
+        let scratch_path = scratch.path().to_path_buf();
+        let kind = if row.kind == "snapshot" { Kind::Snapshot } else { Kind::Archive };
+        let extracted = tokio::task::spawn_blocking(move || extract(&path, passphrase.as_ref(), &scratch_path))
+            .await
+            .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
+        let ledger = self.store.erasure_ledger().await?;
+        let (import, row_counts) = match kind {
+            Kind::Snapshot => {
+                let db = scratch.path().join(SNAPSHOT_ENTRY);
+                let rows = snapshot::check_database(&db)?;
+                std::fs::rename(&db, to).map_err(|e| Error::io(format!("cannot move the restored database to {}", to.display()), e))?;
+                (None, rows)
+            }
+            Kind::Archive => {
+                let combined = combine_jsonl(scratch.path(), &extracted, None)?;
+                let target = Store::open(&crate::config::DatabaseUrl::Sqlite(to.to_path_buf())).await?;
+                let options = ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
+                let report = import_jsonl_with(&target, &combined, options, actor, self.clock, progress).await;
+                target.close().await;
+                let report = match report {
+                    Ok(report) => report,
+                    Err(e) => {
+                        let _ = std::fs::remove_file(to);
+                        return Err(e);
+                    }
+                };
+                (Some(report), extracted.rows.clone())
+            }
+        };
+        let target = Store::open(&crate::config::DatabaseUrl::Sqlite(to.to_path_buf())).await?;
+        let (erased_again, _) = crate::ops::gdpr::reapply_erasure_ledger(&target, &ledger, actor, self.clock).await?;
+        target.close().await;
+        self.audit_restore(actor, &row, Some(to), erased_again).await?;
+        Ok(RestoreReport { backup: id, kind, to: Some(to.to_path_buf()), import, row_counts, erased_again })
+    }
+
+    /// Merges an archive back into the live database: rows that exist are left
+    /// as they are, missing ones come back. Idempotent. Then re-applies the erasure ledger.
+    pub async fn restore_into_live(
+        &self,
+        id: i64,
+        conversation: Option<&str>,
+        actor: Actor,
+        progress: &dyn Progress,
+    ) -> Result<RestoreReport> {
+        let row = self.row(id).await?;
+        if row.kind != "archive" {
+            return Err(Error::invalid(format!(
+                "backup #{id} is a snapshot; a snapshot restores into a new file (--to NEW.db), never into the live database"
+            )));
+        }
+        let path = self.path_of(&row);
+        let passphrase = self.passphrase.cloned();
+        let scratch = tempfile::Builder::new()
+            .prefix(".chatkeep-restore-")
+            .tempdir_in(self.directory())
+            .map_err(|e| Error::io("cannot make a scratch folder in the backup folder", e))?;
+        let scratch_path = scratch.path().to_path_buf();
+        let extracted = tokio::task::spawn_blocking(move || extract(&path, passphrase.as_ref(), &scratch_path))
+            .await
+            .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
+        let combined = combine_jsonl(scratch.path(), &extracted, conversation)?;
+        let options = ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
+        let report = import_jsonl_with(self.store, &combined, options, actor, self.clock, progress).await?;
+        if let Some(conversation) = conversation
+            && report.conversations.inserted + report.conversations.unchanged == 0
+        {
+            return Err(Error::NotFound(format!("conversation {conversation:?} in backup #{id}")));
+        }
+        let ledger = self.store.erasure_ledger().await?;
+        let (erased_again, _) = crate::ops::gdpr::reapply_erasure_ledger(self.store, &ledger, actor, self.clock).await?;
+        self.audit_restore(actor, &row, None, erased_again).await?;
+        Ok(RestoreReport {
+            backup: id,
+            kind: Kind::Archive,
+            to: None,
+            row_counts: extracted.rows.clone(),
+            import: Some(report),
+            erased_again,
+        })
+    }
+
+    async fn audit_restore(&self, actor: Actor, row: &BackupRow, to: Option<&Path>, erased_again: u64) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        audit::append(
+            &mut tx,
+            self.clock.now(),
+            AuditEntry::new(actor, "backup.restore").target(row.file_name.clone()).details(serde_json::json!({
+                "backup": row.id, "to": to.map(|p| p.display().to_string()), "into_live": to.is_none(),
+                "erased_again": erased_again,
+            })),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// What pruning removes: snapshots beyond `keep_daily` newest days (plus `keep_weekly`
+    /// weekly generations), archives beyond `keep_monthly` newest months; never the newest
+    /// verified backup of a kind. With `dry_run`, only lists.
+    pub async fn prune(&self, dry_run: bool, actor: Actor) -> Result<Vec<PruneItem>> {
+        let rows = self.store.backups().await?; // newest first
+        let mut going = Vec::new();
+        for kind in ["snapshot", "archive"] {
+            let of_kind: Vec<&BackupRow> =
+                rows.iter().filter(|r| r.kind == kind && matches!(r.status.as_str(), "verified" | "completed")).collect();
+            let newest_verified = of_kind.iter().find(|r| r.status == "verified").map(|r| r.id);
+            let mut kept_days: Vec<String> = Vec::new();
+            let mut kept_weeks: Vec<String> = Vec::new();
+            let mut kept_months: Vec<(i32, u32)> = Vec::new();
+            for row in of_kind {
+                let created = crate::time::from_db(&row.created_at).unwrap_or_else(Utc::now).with_timezone(&self.tz);
+                let keep_reason = if Some(row.id) == newest_verified {
+                    Some("the newest verified")
+                } else if kind == "snapshot" {
+                    let day = created.date_naive().to_string();
+                    let week = format!("{}-W{:02}", created.iso_week().year(), created.iso_week().week());
+                    if kept_days.contains(&day) {
+                        None
+                    } else if (kept_days.len() as u32) < self.settings.keep_daily {
+                        kept_days.push(day);
+                        Some("daily")
+                    } else if !kept_weeks.contains(&week) && (kept_weeks.len() as u32) < self.settings.keep_weekly {
+                        kept_weeks.push(week);
+                        Some("weekly")
+                    } else {
+                        None
+                    }
+                } else {
+                    let month = (row.year.unwrap_or(0), row.month.unwrap_or(0));
+                    if !kept_months.contains(&month) && (kept_months.len() as u32) < self.settings.keep_monthly {
+                        kept_months.push(month);
+                        Some("monthly")
+                    } else {
+                        None
+                    }
+                };
+                if keep_reason.is_none() {
+                    let reason = if kind == "snapshot" {
+                        format!(
+                            "older than the {} newest daily snapshots{}",
+                            self.settings.keep_daily,
+                            if self.settings.keep_weekly > 0 {
+                                format!(" and {} weekly generations", self.settings.keep_weekly)
+                            } else {
+                                String::new()
+                            }
+                        )
+                    } else {
+                        format!("older than the {} newest monthly archives", self.settings.keep_monthly)
+                    };
+                    going.push(PruneItem {
+                        id: row.id,
+                        file_name: row.file_name.clone(),
+                        kind: kind.into(),
+                        created_at: row.created_at.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        if dry_run || going.is_empty() {
+            return Ok(going);
+        }
+        for item in &going {
+            let path = self.directory().join(&item.file_name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format!("cannot remove {}", path.display()), e)),
+            }
+            let mut tx = self.store.begin().await?;
+            tx.delete_backup(item.id).await?;
+            audit::append(
+                &mut tx,
+                self.clock.now(),
+                AuditEntry::new(actor, "backup.prune")
+                    .target(item.file_name.clone())
+                    .details(serde_json::json!({ "backup": item.id, "reason": item.reason })),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(going)
+    }
+
+    /// Copies a backup to `to` (a file, or a folder to put it in), checking the copy.
+    /// Refuses to overwrite unless asked.
+    pub async fn save_copy(&self, id: i64, to: &Path, overwrite: bool) -> Result<PathBuf> {
+        let row = self.row(id).await?;
+        if row.status != "verified" {
+            return Err(Error::invalid(format!("backup #{id} is {}, not verified; verify it first", row.status)));
+        }
+        let source = self.path_of(&row);
+        let target = if to.is_dir() { to.join(&row.file_name) } else { to.to_path_buf() };
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(Error::invalid(format!("the folder {} does not exist", parent.display())));
+        }
+        if target.exists() && !overwrite {
+            return Err(Error::invalid(format!("{} already exists; choose another name or allow overwriting", target.display())));
+        }
+        if same_file(&source, &target) {
+            return Err(Error::invalid("that is the backup itself"));
+        }
+        let expected = row.sha256.clone();
+        let target_for_copy = target.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let partial = target_for_copy.with_extension("partial");
+            let copy = || -> std::io::Result<(String, u64)> {
+                let mut input = File::open(&source)?;
+                let _ = std::fs::remove_file(&partial);
+                let file = container::create_private(&partial)?;
+                let mut out = container::HashingWriter::new(BufWriter::new(file));
+                std::io::copy(&mut input, &mut out)?;
+                let (buffered, sha, bytes) = out.finish();
+                buffered.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                Ok((sha, bytes))
+            };
+            let (sha, _) = copy().map_err(|e| {
+                let _ = std::fs::remove_file(&partial);
+                Error::io(format!("cannot copy the backup to {}", target_for_copy.display()), e)
+            })?;
+            if expected.is_some_and(|e| e != sha) {
+                let _ = std::fs::remove_file(&partial);
+                return Err(Error::Check("the copy does not match the backup's checksum; nothing was saved".into()));
+            }
+            std::fs::rename(&partial, &target_for_copy)
+                .map_err(|e| Error::io(format!("cannot save {}", target_for_copy.display()), e))
+        })
+        .await
+        .map_err(|e| Error::Check(format!("the copy worker stopped: {e}")))??;
+        Ok(target)
+    }
+}
+
+fn file_name(kind: Kind, range: &str, encrypted: bool) -> String {
+    format!("{PREFIX}{}-{range}.tar.zst{}", kind.as_str(), if encrypted { ".age" } else { "" })
+}
+
+fn partial_name(id: i64) -> String {
+    format!(".chatkeep-backup-{id}.partial")
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Whether a process with this id is running (Linux: /proc; elsewhere assumed gone).
+fn process_alive(pid: i64) -> bool {
+    if pid == i64::from(std::process::id()) {
+        return true;
+    }
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Data files pulled out of a backup into a scratch folder, with their row counts.
+struct Extracted {
+    files: Vec<String>,
+    rows: BTreeMap<String, u64>,
+}
+
+/// Reads a backup through, checks it against its manifest (and `expected`, when
+/// given), and returns the rows per table. With `deep`, a snapshot is extracted
+/// to a scratch folder and opened with `PRAGMA integrity_check`.
+fn check_file(
+    path: &Path,
+    passphrase: Option<&SecretString>,
+    expected: Option<&Manifest>,
+    deep: bool,
+) -> Result<BTreeMap<String, u64>> {
+    let scratch = if deep {
+        Some(
+            tempfile::Builder::new()
+                .prefix(".chatkeep-verify-")
+                .tempdir_in(path.parent().unwrap_or(Path::new(".")))
+                .map_err(|e| Error::io("cannot make a scratch folder", e))?,
+        )
+    } else {
+        None
+    };
+    let manifest = walk(path, passphrase, |name, reader| {
+        let Some(scratch) = &scratch else {
+            return count_entry(name, reader);
+        };
+        let target = scratch.path().join(name);
+        let mut file = File::create(&target).map_err(|e| Error::io("cannot write to the scratch folder", e))?;
+        let mut hashing = container::HashingReader::new(reader);
+        std::io::copy(&mut hashing, &mut file).map_err(|e| truncated(path, e))?;
+        let (sha, bytes) = hashing.finish();
+        let rows = if name == SNAPSHOT_ENTRY {
+            drop(file);
+            snapshot::check_database(&target)?
+        } else {
+            let reader = BufReader::new(File::open(&target).map_err(|e| Error::io("cannot read the scratch copy", e))?);
+            BTreeMap::from([(String::new(), reader.lines().count() as u64)])
+        };
+        Ok((sha, bytes, rows))
+    })?;
+    if let Some(expected) = expected
+        && expected != &manifest
+    {
+        return Err(Error::Check("the manifest read back differs from the one written".into()));
+    }
+    Ok(manifest.row_counts())
+}
+
+fn truncated(path: &Path, e: std::io::Error) -> Error {
+    Error::Check(format!("{} cannot be read to the end (truncated or damaged): {e}", path.display()))
+}
+
+fn count_entry(name: &str, reader: &mut dyn Read) -> Result<(String, u64, BTreeMap<String, u64>)> {
+    let mut hashing = container::HashingReader::new(reader);
+    let mut lines = 0u64;
+    let mut buffer = [0u8; 1 << 16];
+    let mut last = b'\n';
+    loop {
+        let n = hashing.read(&mut buffer).map_err(|e| Error::Check(format!("{name} cannot be read to the end: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        lines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        last = buffer[n - 1];
+    }
+    let (sha, bytes) = hashing.finish();
+    if bytes > 0 && last != b'\n' {
+        lines += 1;
+    }
+    Ok((sha, bytes, BTreeMap::from([(String::new(), lines)])))
+}
+
+/// Walks a backup: the manifest must come first; each data entry is handed to
+/// `visit`, which returns its SHA-256, size and rows; all are compared with the manifest.
+fn walk(
+    path: &Path,
+    passphrase: Option<&SecretString>,
+    mut visit: impl FnMut(&str, &mut dyn Read) -> Result<(String, u64, BTreeMap<String, u64>)>,
+) -> Result<Manifest> {
+    let stream = container::open(path, passphrase)?;
+    let mut archive = tar::Archive::new(stream);
+    let mut entries = archive.entries().map_err(|e| truncated(path, e))?;
+    let mut first = entries
+        .next()
+        .ok_or_else(|| Error::Check(format!("{} holds no files", path.display())))?
+        .map_err(|e| truncated(path, e))?;
+    let first_name = first.path().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
+    if first_name != "manifest.json" {
+        return Err(Error::Check(format!("{} does not start with manifest.json (found {first_name})", path.display())));
+    }
+    let mut text = String::new();
+    first.read_to_string(&mut text).map_err(|e| truncated(path, e))?;
+    drop(first);
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| Error::Check(format!("the manifest of {} is not valid: {e}", path.display())))?;
+    if manifest.format != manifest::FORMAT || manifest.format_version > manifest::FORMAT_VERSION {
+        return Err(Error::Check(format!(
+            "{} is format {} version {}; this chatkeep reads {} version {} or older",
+            path.display(),
+            manifest.format,
+            manifest.format_version,
+            manifest::FORMAT,
+            manifest::FORMAT_VERSION
+        )));
+    }
+    let mut seen = Vec::new();
+    let mut problems = Vec::new();
+    for entry in entries {
+        let mut entry = entry.map_err(|e| truncated(path, e))?;
+        let name = entry.path().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
+        let Some(listed) = manifest.files.iter().find(|f| f.name == name) else {
+            problems.push(format!("{name} is in the file but not in the manifest"));
+            continue;
+        };
+        let (sha, bytes, rows) = visit(&name, &mut entry)?;
+        if sha != listed.sha256 {
+            problems.push(format!("{name}: SHA-256 {sha}, the manifest says {}", listed.sha256));
+        }
+        if bytes != listed.bytes {
+            problems.push(format!("{name}: {bytes} bytes, the manifest says {}", listed.bytes));
+        }
+        // JSONL files report lines under "", snapshots per table.
+        let counted: BTreeMap<String, u64> = match rows.get("") {
+            Some(lines) => listed.rows.keys().map(|table| (table.clone(), *lines)).collect(),
+            None => rows,
+        };
+        for (table, n) in &listed.rows {
+            let found = counted.get(table).copied().unwrap_or(0);
+            if found != *n {
+                problems.push(format!("{name}: {found} {table} rows, the manifest says {n}"));
+            }
+        }
+        seen.push(name);
+    }
+    for file in &manifest.files {
+        if !seen.contains(&file.name) {
+            problems.push(format!("{} is in the manifest but missing from the file", file.name));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Check(format!("{} does not match its manifest: {}", path.display(), problems.join("; "))));
+    }
+    Ok(manifest)
+}
+
+/// Extracts and checks a backup's data files into `into`.
+fn extract(path: &Path, passphrase: Option<&SecretString>, into: &Path) -> Result<Extracted> {
+    let mut files = Vec::new();
+    let manifest = walk(path, passphrase, |name, reader| {
+        let target = into.join(name);
+        let mut file = File::create(&target).map_err(|e| Error::io("cannot write to the scratch folder", e))?;
+        let mut hashing = container::HashingReader::new(reader);
+        std::io::copy(&mut hashing, &mut file).map_err(|e| truncated(path, e))?;
+        let (sha, bytes) = hashing.finish();
+        files.push(name.to_string());
+        let rows = if name == SNAPSHOT_ENTRY {
+            BTreeMap::new()
+        } else {
+            let reader = BufReader::new(File::open(&target).map_err(|e| Error::io("cannot read the scratch copy", e))?);
+            BTreeMap::from([(String::new(), reader.lines().count() as u64)])
+        };
+        Ok((sha, bytes, rows))
+    });
+    let manifest = match manifest {
+        Ok(m) => m,
+        Err(e) => return Err(e),
+    };
+    // Snapshot row counts come from the manifest (the walk skipped the database check).
+    Ok(Extracted { files, rows: manifest.row_counts() })
+}
+
+/// Joins an archive's JSONL files in import order (optionally one conversation's rows only).
+fn combine_jsonl(dir: &Path, extracted: &Extracted, conversation: Option<&str>) -> Result<PathBuf> {
+    let combined = dir.join("restore.jsonl");
+    let mut out = BufWriter::new(File::create(&combined).map_err(|e| Error::io("cannot write the restore file", e))?);
+    let mut message_ids: HashSet<String> = HashSet::new();
+    for table in ExportTable::ALL {
+        if !extracted.files.iter().any(|f| f == table.file_name()) {
+            continue;
+        }
+        let reader = BufReader::new(File::open(dir.join(table.file_name())).map_err(|e| Error::io("cannot read", e))?);
+        for line in reader.lines() {
+            let line = line.map_err(|e| Error::io("cannot read the archive's data", e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Some(wanted) = conversation {
+                let value: serde_json::Value =
+                    serde_json::from_str(&line).map_err(|e| Error::Check(format!("a line of the archive is not JSON: {e}")))?;
+                let keep = match table {
+                    ExportTable::Users => true,
+                    ExportTable::Conversations => value["id"] == wanted,
+                    ExportTable::Participants => value["conversation"] == wanted,
+                    ExportTable::Messages => {
+                        let keep = value["conversation"] == wanted;
+                        if keep {
+                            message_ids.insert(value["id"].as_str().unwrap_or_default().to_string());
+                        }
+                        keep
+                    }
+                    ExportTable::Reads => message_ids.contains(value["message"].as_str().unwrap_or_default()),
+                };
+                if !keep {
+                    continue;
+                }
+            }
+            writeln!(out, "{line}").map_err(|e| Error::io("cannot write the restore file", e))?;
+        }
+    }
+    out.flush().map_err(|e| Error::io("cannot write the restore file", e))?;
+    Ok(combined)
+}
+
+/// The month a `--month` value names (`2026-10`).
+pub fn parse_month(text: &str) -> Result<Month> {
+    let bad = || Error::invalid(format!("--month {text:?}: expected a month written like 2026-10"));
+    let (year, month) = text.trim().split_once('-').ok_or_else(bad)?;
+    let year: i32 = year.parse().map_err(|_| bad())?;
+    let month: u32 = month.parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&month) || !(1970..=9999).contains(&year) {
+        return Err(bad());
+    }
+    Ok(Month { year, month })
+}
+
+/// The month before the one `now` falls in, in `tz` (what the 1st-of-month job archives).
+pub fn previous_month(now: DateTime<Utc>, tz: Tz) -> Month {
+    Month::containing(now, tz).previous()
+}
