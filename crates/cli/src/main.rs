@@ -57,6 +57,9 @@ enum Command {
     /// Legal holds: what they cover is never expired or purged.
     #[command(subcommand)]
     Hold(commands::hold::HoldCommand),
+    /// Backups: snapshots and monthly archives, verify, restore, prune.
+    #[command(subcommand)]
+    Backup(commands::backup::BackupCommand),
     /// Retention: preview and run expiry and purge, restore, policies, table rules.
     #[command(subcommand)]
     Retention(commands::retention::RetentionCommand),
@@ -100,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => commands::import::run(&ctx, args).await,
         Command::Demo(command) => commands::demo::run(&ctx, command).await,
         Command::Hold(command) => commands::hold::run(&ctx, command).await,
+        Command::Backup(command) => commands::backup::run(&ctx, command).await,
         Command::Retention(command) => commands::retention::run(&ctx, command).await,
         Command::Stats => commands::stats::run(&ctx).await,
         Command::Audit(command) => commands::audit::run(&ctx, command).await,

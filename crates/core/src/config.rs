@@ -421,7 +421,8 @@ impl Config {
                 .ok_or(ConfigError::NoPlatformDirs { what: "backup folder", hint: "CHAT_BACKUP_DIRECTORY" })?,
             notification_email: resolver.resolve(&BACKUP_EMAIL, None, parse_email, Clone::clone)?,
             encrypt: resolver.resolve_required(&BACKUP_ENCRYPT, false, parse_bool)?,
-            passphrase_file: resolver.resolve(&BACKUP_PASSPHRASE_FILE, None, parse_path, |p| p.display().to_string())?,
+            passphrase_file: resolver
+                .resolve(&BACKUP_PASSPHRASE_FILE, None, parse_path, |p| p.display().to_string())?,
             keep_daily: resolver.resolve_required(&BACKUP_KEEP_DAILY, 30, |t| parse_days(t, 1, 3_650))?,
             keep_weekly: resolver.resolve_required(&BACKUP_KEEP_WEEKLY, 0, |t| parse_days(t, 0, 520))?,
             keep_monthly: resolver.resolve_required(&BACKUP_KEEP_MONTHLY, 24, |t| parse_days(t, 1, 1_200))?,

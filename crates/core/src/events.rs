@@ -31,7 +31,9 @@ impl std::fmt::Display for Event {
             Event::PurgeBlocked { month, messages, reason } => {
                 write!(f, "purge blocked: month {month} ({messages} messages) {reason}")
             }
-            Event::BackupDone { kind, file, bytes } => write!(f, "{kind} backup done: {file} ({bytes} bytes, verified)"),
+            Event::BackupDone { kind, file, bytes } => {
+                write!(f, "{kind} backup done: {file} ({bytes} bytes, verified)")
+            }
             Event::BackupFailed { what, error } => write!(f, "{what} failed: {error}"),
         }
     }

@@ -1,6 +1,7 @@
 //! One module per command group; each is a thin layer over one core function.
 
 pub mod audit;
+pub mod backup;
 pub mod config;
 pub mod demo;
 pub mod hold;

@@ -173,7 +173,10 @@ impl<'a> Backups<'a> {
         let probe = dir.join(format!(".chatkeep-write-test-{}", std::process::id()));
         container::create_private(&probe).map_err(|e| {
             Error::io(
-                format!("the backup folder {} does not take new files (check its permissions and free space)", dir.display()),
+                format!(
+                    "the backup folder {} does not take new files (check its permissions and free space)",
+                    dir.display()
+                ),
                 e,
             )
         })?;
@@ -423,42 +426,43 @@ impl<'a> Backups<'a> {
         let phase = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let phase_in_work = phase.clone();
         let step = move || phase_in_work.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let work = tokio::task::spawn_blocking(move || -> Result<(Manifest, container::Written, BTreeMap<String, u64>)> {
-            let scratch = tempfile::Builder::new()
-                .prefix(".chatkeep-scratch-")
-                .tempdir_in(&dir)
-                .map_err(|e| Error::io(format!("cannot make a scratch folder in {}", dir.display()), e))?;
-            let (manifest, files) = produce(scratch.path(), ledger)?;
-            step();
-            if cancel_flag.is_cancelled() {
-                return Err(Error::invalid("the backup was cancelled; nothing was kept"));
-            }
-            let partial = dir.join(partial_name(id));
-            let threads = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1).min(4);
-            let written = container::write(&partial, &manifest, &files, passphrase.as_ref(), threads);
-            step();
-            let written = match written {
-                Ok(w) => w,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&partial);
-                    return Err(e);
+        let work =
+            tokio::task::spawn_blocking(move || -> Result<(Manifest, container::Written, BTreeMap<String, u64>)> {
+                let scratch = tempfile::Builder::new()
+                    .prefix(".chatkeep-scratch-")
+                    .tempdir_in(&dir)
+                    .map_err(|e| Error::io(format!("cannot make a scratch folder in {}", dir.display()), e))?;
+                let (manifest, files) = produce(scratch.path(), ledger)?;
+                step();
+                if cancel_flag.is_cancelled() {
+                    return Err(Error::invalid("the backup was cancelled; nothing was kept"));
                 }
-            };
-            // Read it back before it gets its real name.
-            let checked = check_file(&partial, passphrase.as_ref(), Some(&manifest), false);
-            match checked {
-                Ok(rows) => {
-                    std::fs::rename(&partial, &final_path)
-                        .map_err(|e| Error::io("cannot give the backup its final name", e))?;
-                    sync_dir(&dir);
-                    Ok((manifest, written, rows))
+                let partial = dir.join(partial_name(id));
+                let threads = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1).min(4);
+                let written = container::write(&partial, &manifest, &files, passphrase.as_ref(), threads);
+                step();
+                let written = match written {
+                    Ok(w) => w,
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&partial);
+                        return Err(e);
+                    }
+                };
+                // Read it back before it gets its real name.
+                let checked = check_file(&partial, passphrase.as_ref(), Some(&manifest), false);
+                match checked {
+                    Ok(rows) => {
+                        std::fs::rename(&partial, &final_path)
+                            .map_err(|e| Error::io("cannot give the backup its final name", e))?;
+                        sync_dir(&dir);
+                        Ok((manifest, written, rows))
+                    }
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&partial);
+                        Err(e)
+                    }
                 }
-                Err(e) => {
-                    let _ = std::fs::remove_file(&partial);
-                    Err(e)
-                }
-            }
-        });
+            });
         progress.set_total(3);
         let mut work = work;
         let outcome = loop {
@@ -575,7 +579,10 @@ impl<'a> Backups<'a> {
     }
 
     async fn row(&self, id: i64) -> Result<BackupRow> {
-        self.store.backup(id).await?.ok_or_else(|| Error::NotFound(format!("backup #{id} (see `chatkeep backup list`)")))
+        self.store
+            .backup(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("backup #{id} (see `chatkeep backup list`)")))
     }
 
     /// Re-reads a backup and checks it against its manifest and the catalog;
@@ -641,8 +648,10 @@ impl<'a> Backups<'a> {
                     },
                 )
                 .await?;
-                self.events
-                    .emit(Event::BackupFailed { what: format!("verification of backup #{id}"), error: message.clone() });
+                self.events.emit(Event::BackupFailed {
+                    what: format!("verification of backup #{id}"),
+                    error: message.clone(),
+                });
                 Verified {
                     id,
                     file_name: row.file_name.clone(),
@@ -667,7 +676,7 @@ impl<'a> Backups<'a> {
     /// Restores a backup into a new database file (never over an existing one),
     /// then re-applies the erasure ledger of the live database to it.
     pub async fn restore_to(&self, id: i64, to: &Path, actor: Actor, progress: &dyn Progress) -> Result<RestoreReport> {
-        let row = self.row(id).await?;
+        let row = self.restorable(id).await?;
         if to.exists() {
             return Err(Error::invalid(format!(
                 "{} already exists: restore into a new file (chatkeep never restores over a database)",
@@ -697,13 +706,15 @@ impl<'a> Backups<'a> {
             Kind::Snapshot => {
                 let db = scratch.path().join(SNAPSHOT_ENTRY);
                 let rows = snapshot::check_database(&db)?;
-                std::fs::rename(&db, to).map_err(|e| Error::io(format!("cannot move the restored database to {}", to.display()), e))?;
+                std::fs::rename(&db, to)
+                    .map_err(|e| Error::io(format!("cannot move the restored database to {}", to.display()), e))?;
                 (None, rows)
             }
             Kind::Archive => {
                 let combined = combine_jsonl(scratch.path(), &extracted, None)?;
                 let target = Store::open(&crate::config::DatabaseUrl::Sqlite(to.to_path_buf())).await?;
-                let options = ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
+                let options =
+                    ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
                 let report = import_jsonl_with(&target, &combined, options, actor, self.clock, progress).await;
                 target.close().await;
                 let report = match report {
@@ -732,7 +743,7 @@ impl<'a> Backups<'a> {
         actor: Actor,
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
-        let row = self.row(id).await?;
+        let row = self.restorable(id).await?;
         if row.kind != "archive" {
             return Err(Error::invalid(format!(
                 "backup #{id} is a snapshot; a snapshot restores into a new file (--to NEW.db), never into the live database"
@@ -757,7 +768,8 @@ impl<'a> Backups<'a> {
             return Err(Error::NotFound(format!("conversation {conversation:?} in backup #{id}")));
         }
         let ledger = self.store.erasure_ledger().await?;
-        let (erased_again, _) = crate::ops::gdpr::reapply_erasure_ledger(self.store, &ledger, actor, self.clock).await?;
+        let (erased_again, _) =
+            crate::ops::gdpr::reapply_erasure_ledger(self.store, &ledger, actor, self.clock).await?;
         self.audit_restore(actor, &row, None, erased_again).await?;
         Ok(RestoreReport {
             backup: id,
@@ -790,8 +802,10 @@ impl<'a> Backups<'a> {
         let rows = self.store.backups().await?; // newest first
         let mut going = Vec::new();
         for kind in ["snapshot", "archive"] {
-            let of_kind: Vec<&BackupRow> =
-                rows.iter().filter(|r| r.kind == kind && matches!(r.status.as_str(), "verified" | "completed")).collect();
+            let of_kind: Vec<&BackupRow> = rows
+                .iter()
+                .filter(|r| r.kind == kind && matches!(r.status.as_str(), "verified" | "completed"))
+                .collect();
             let newest_verified = of_kind.iter().find(|r| r.status == "verified").map(|r| r.id);
             let mut kept_days: Vec<String> = Vec::new();
             let mut kept_weeks: Vec<String> = Vec::new();
@@ -875,10 +889,7 @@ impl<'a> Backups<'a> {
     /// Copies a backup to `to` (a file, or a folder to put it in), checking the copy.
     /// Refuses to overwrite unless asked.
     pub async fn save_copy(&self, id: i64, to: &Path, overwrite: bool) -> Result<PathBuf> {
-        let row = self.row(id).await?;
-        if row.status != "verified" {
-            return Err(Error::invalid(format!("backup #{id} is {}, not verified; verify it first", row.status)));
-        }
+        let row = self.restorable(id).await?;
         let source = self.path_of(&row);
         let target = if to.is_dir() { to.join(&row.file_name) } else { to.to_path_buf() };
         let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -886,7 +897,10 @@ impl<'a> Backups<'a> {
             return Err(Error::invalid(format!("the folder {} does not exist", parent.display())));
         }
         if target.exists() && !overwrite {
-            return Err(Error::invalid(format!("{} already exists; choose another name or allow overwriting", target.display())));
+            return Err(Error::invalid(format!(
+                "{} already exists; choose another name or allow overwriting",
+                target.display()
+            )));
         }
         if same_file(&source, &target) {
             return Err(Error::invalid("that is the backup itself"));
@@ -978,7 +992,9 @@ fn check_file(
     };
     let manifest = walk(path, passphrase, |name, reader| {
         let Some(scratch) = &scratch else {
-            return count_entry(name, reader);
+            let (sha, bytes, rows) = count_entry(name, reader)?;
+            // A snapshot's rows are counted only when it is opened (deep).
+            return Ok((sha, bytes, (name != SNAPSHOT_ENTRY).then_some(rows)));
         };
         let target = scratch.path().join(name);
         let mut file = File::create(&target).map_err(|e| Error::io("cannot write to the scratch folder", e))?;
@@ -992,7 +1008,7 @@ fn check_file(
             let reader = BufReader::new(File::open(&target).map_err(|e| Error::io("cannot read the scratch copy", e))?);
             BTreeMap::from([(String::new(), reader.lines().count() as u64)])
         };
-        Ok((sha, bytes, rows))
+        Ok((sha, bytes, Some(rows)))
     })?;
     if let Some(expected) = expected
         && expected != &manifest
@@ -1012,7 +1028,8 @@ fn count_entry(name: &str, reader: &mut dyn Read) -> Result<(String, u64, BTreeM
     let mut buffer = [0u8; 1 << 16];
     let mut last = b'\n';
     loop {
-        let n = hashing.read(&mut buffer).map_err(|e| Error::Check(format!("{name} cannot be read to the end: {e}")))?;
+        let n =
+            hashing.read(&mut buffer).map_err(|e| Error::Check(format!("{name} cannot be read to the end: {e}")))?;
         if n == 0 {
             break;
         }
@@ -1031,7 +1048,7 @@ fn count_entry(name: &str, reader: &mut dyn Read) -> Result<(String, u64, BTreeM
 fn walk(
     path: &Path,
     passphrase: Option<&SecretString>,
-    mut visit: impl FnMut(&str, &mut dyn Read) -> Result<(String, u64, BTreeMap<String, u64>)>,
+    mut visit: impl FnMut(&str, &mut dyn Read) -> Result<(String, u64, Option<BTreeMap<String, u64>>)>,
 ) -> Result<Manifest> {
     let stream = container::open(path, passphrase)?;
     let mut archive = tar::Archive::new(stream);
@@ -1075,7 +1092,11 @@ fn walk(
         if bytes != listed.bytes {
             problems.push(format!("{name}: {bytes} bytes, the manifest says {}", listed.bytes));
         }
-        // JSONL files report lines under "", snapshots per table.
+        // JSONL files report lines under "", snapshots per table; None: not counted.
+        let Some(rows) = rows else {
+            seen.push(name);
+            continue;
+        };
         let counted: BTreeMap<String, u64> = match rows.get("") {
             Some(lines) => listed.rows.keys().map(|table| (table.clone(), *lines)).collect(),
             None => rows,
@@ -1110,10 +1131,10 @@ fn extract(path: &Path, passphrase: Option<&SecretString>, into: &Path) -> Resul
         let (sha, bytes) = hashing.finish();
         files.push(name.to_string());
         let rows = if name == SNAPSHOT_ENTRY {
-            BTreeMap::new()
+            None
         } else {
             let reader = BufReader::new(File::open(&target).map_err(|e| Error::io("cannot read the scratch copy", e))?);
-            BTreeMap::from([(String::new(), reader.lines().count() as u64)])
+            Some(BTreeMap::from([(String::new(), reader.lines().count() as u64)]))
         };
         Ok((sha, bytes, rows))
     });
@@ -1141,8 +1162,8 @@ fn combine_jsonl(dir: &Path, extracted: &Extracted, conversation: Option<&str>) 
                 continue;
             }
             if let Some(wanted) = conversation {
-                let value: serde_json::Value =
-                    serde_json::from_str(&line).map_err(|e| Error::Check(format!("a line of the archive is not JSON: {e}")))?;
+                let value: serde_json::Value = serde_json::from_str(&line)
+                    .map_err(|e| Error::Check(format!("a line of the archive is not JSON: {e}")))?;
                 let keep = match table {
                     ExportTable::Users => true,
                     ExportTable::Conversations => value["id"] == wanted,

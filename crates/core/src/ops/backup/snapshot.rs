@@ -30,7 +30,9 @@ pub(crate) fn copy_database(live: &Path, copy: &Path, exclude: &[String]) -> Res
     target.pragma_update(None, "journal_mode", "DELETE").map_err(|e| db_err("cannot finish the snapshot copy", e))?;
     for table in exclude {
         let exists: bool = target
-            .query_row("SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1", [table], |r| r.get(0))
+            .query_row("SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1", [table], |r| {
+                r.get(0)
+            })
             .map_err(|e| db_err("cannot read the snapshot's schema", e))?;
         if !exists {
             return Err(Error::invalid(format!(
