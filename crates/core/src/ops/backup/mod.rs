@@ -585,6 +585,29 @@ impl<'a> Backups<'a> {
             .ok_or_else(|| Error::NotFound(format!("backup #{id} (see `chatkeep backup list`)")))
     }
 
+    /// A backup that can be restored: it finished, and its file is there.
+    async fn restorable(&self, id: i64) -> Result<BackupRow> {
+        let row = self.row(id).await?;
+        match row.status.as_str() {
+            "verified" | "completed" => {}
+            "failed" => {
+                return Err(Error::invalid(format!(
+                    "backup #{id} failed ({}); restore a verified backup (see `chatkeep backup list`)",
+                    row.error.as_deref().unwrap_or("no reason recorded")
+                )));
+            }
+            other => return Err(Error::invalid(format!("backup #{id} is {other}; restore a verified backup"))),
+        }
+        if !self.path_of(&row).exists() {
+            return Err(Error::Check(format!(
+                "backup #{id}'s file {} is missing from {}",
+                row.file_name,
+                self.directory().display()
+            )));
+        }
+        Ok(row)
+    }
+
     /// Re-reads a backup and checks it against its manifest and the catalog;
     /// marks it verified or failed, saying what differs.
     pub async fn verify(&self, id: i64, actor: Actor) -> Result<Verified> {
