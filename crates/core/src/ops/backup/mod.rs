@@ -566,8 +566,9 @@ impl<'a> Backups<'a> {
             .iter()
             .map(|r| Listed {
                 backup: r.clone(),
+                // In progress: not there yet. Failed before it was written: never there.
                 file_present: r.status == "in_progress"
-                    || r.status == "failed"
+                    || (r.status == "failed" && r.size_bytes.is_none())
                     || self.directory().join(&r.file_name).exists(),
             })
             .collect();
@@ -734,7 +735,7 @@ impl<'a> Backups<'a> {
                 (None, rows)
             }
             Kind::Archive => {
-                let combined = combine_jsonl(scratch.path(), &extracted, None)?;
+                let combined = combine_jsonl(scratch.path(), &extracted, None, &deleted_people(&ledger))?;
                 let target = Store::open(&crate::config::DatabaseUrl::Sqlite(to.to_path_buf())).await?;
                 let options =
                     ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
@@ -782,7 +783,8 @@ impl<'a> Backups<'a> {
         let extracted = tokio::task::spawn_blocking(move || extract(&path, passphrase.as_ref(), &scratch_path))
             .await
             .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
-        let combined = combine_jsonl(scratch.path(), &extracted, conversation)?;
+        let ledger = self.store.erasure_ledger().await?;
+        let combined = combine_jsonl(scratch.path(), &extracted, conversation, &deleted_people(&ledger))?;
         let options = ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
         let report = import_jsonl_with(self.store, &combined, options, actor, self.clock, progress).await?;
         if let Some(conversation) = conversation
@@ -835,9 +837,7 @@ impl<'a> Backups<'a> {
             let mut kept_months: Vec<(i32, u32)> = Vec::new();
             for row in of_kind {
                 let created = crate::time::from_db(&row.created_at).unwrap_or_else(Utc::now).with_timezone(&self.tz);
-                let keep_reason = if Some(row.id) == newest_verified {
-                    Some("the newest verified")
-                } else if kind == "snapshot" {
+                let by_rule = if kind == "snapshot" {
                     let day = created.date_naive().to_string();
                     let week = format!("{}-W{:02}", created.iso_week().year(), created.iso_week().week());
                     if kept_days.contains(&day) {
@@ -860,6 +860,8 @@ impl<'a> Backups<'a> {
                         None
                     }
                 };
+                // The newest verified backup of a kind is never pruned, whatever the rules say.
+                let keep_reason = by_rule.or((Some(row.id) == newest_verified).then_some("the newest verified"));
                 if keep_reason.is_none() {
                     let reason = if kind == "snapshot" {
                         format!(
@@ -1161,19 +1163,23 @@ fn extract(path: &Path, passphrase: Option<&SecretString>, into: &Path) -> Resul
         };
         Ok((sha, bytes, rows))
     });
-    let manifest = match manifest {
-        Ok(m) => m,
-        Err(e) => return Err(e),
-    };
+    let manifest = manifest?;
     // Snapshot row counts come from the manifest (the walk skipped the database check).
     Ok(Extracted { files, rows: manifest.row_counts() })
 }
 
-/// Joins an archive's JSONL files in import order (optionally one conversation's rows only).
-fn combine_jsonl(dir: &Path, extracted: &Extracted, conversation: Option<&str>) -> Result<PathBuf> {
+/// Joins an archive's JSONL files in import order (optionally one conversation's rows only),
+/// leaving out everything of the people in `erased` (deleted by an erasure since the backup).
+fn combine_jsonl(
+    dir: &Path,
+    extracted: &Extracted,
+    conversation: Option<&str>,
+    erased: &HashSet<String>,
+) -> Result<PathBuf> {
     let combined = dir.join("restore.jsonl");
     let mut out = BufWriter::new(File::create(&combined).map_err(|e| Error::io("cannot write the restore file", e))?);
     let mut message_ids: HashSet<String> = HashSet::new();
+    let mut erased_messages: HashSet<String> = HashSet::new();
     for table in ExportTable::ALL {
         if !extracted.files.iter().any(|f| f == table.file_name()) {
             continue;
@@ -1184,9 +1190,28 @@ fn combine_jsonl(dir: &Path, extracted: &Extracted, conversation: Option<&str>) 
             if line.trim().is_empty() {
                 continue;
             }
+            let value: serde_json::Value = serde_json::from_str(&line)
+                .map_err(|e| Error::Check(format!("a line of the archive is not JSON: {e}")))?;
+            let of_erased = |field: &str| value[field].as_str().is_some_and(|id| erased.contains(id));
+            let skip_erased = match table {
+                ExportTable::Users => of_erased("id"),
+                ExportTable::Conversations => false,
+                ExportTable::Participants => of_erased("user"),
+                ExportTable::Messages => {
+                    let skip = of_erased("sender");
+                    if skip {
+                        erased_messages.insert(value["id"].as_str().unwrap_or_default().to_string());
+                    }
+                    skip
+                }
+                ExportTable::Reads => {
+                    of_erased("user") || erased_messages.contains(value["message"].as_str().unwrap_or_default())
+                }
+            };
+            if skip_erased {
+                continue;
+            }
             if let Some(wanted) = conversation {
-                let value: serde_json::Value = serde_json::from_str(&line)
-                    .map_err(|e| Error::Check(format!("a line of the archive is not JSON: {e}")))?;
                 let keep = match table {
                     ExportTable::Users => true,
                     ExportTable::Conversations => value["id"] == wanted,
@@ -1209,6 +1234,11 @@ fn combine_jsonl(dir: &Path, extracted: &Extracted, conversation: Option<&str>) 
     }
     out.flush().map_err(|e| Error::io("cannot write the restore file", e))?;
     Ok(combined)
+}
+
+/// People the ledger deleted: their rows are left out of any restore.
+fn deleted_people(ledger: &[crate::store::erasure::LedgerEntry]) -> HashSet<String> {
+    ledger.iter().filter(|e| e.strategy == "delete").map(|e| e.user_external_id.clone()).collect()
 }
 
 /// The month a `--month` value names (`2026-10`).
