@@ -196,6 +196,12 @@ fn bad_input_gets_one_clear_line_and_a_failing_exit_code() {
         (&[], &["retention", "restore", "--since", "2020-01-01"], &["--since", "outside the grace window"]),
         (&[], &["retention", "restore", "--conversation", "c-404"], &["conversation \"c-404\""]),
         (&[("CHAT_RETENTION_BATCH_SIZE", "5")], &["retention", "run"], &["CHAT_RETENTION_BATCH_SIZE", "from 10"]),
+        (&[], &["backup", "archive", "--month", "2099-01"], &["2099-01", "not over yet"]),
+        (&[], &["backup", "archive", "--month", "2026-13"], &["--month", "2026-10"]),
+        (&[], &["backup", "verify", "999"], &["backup #999", "not found"]),
+        (&[], &["backup", "restore", "999", "--to", "x.db"], &["backup #999"]),
+        (&[("CHATKEEP_BACKUP_PASSPHRASE", "")], &["backup", "snapshot"], &["passphrase is empty"]),
+        (&[("CHAT_BACKUP_ENCRYPT", "true")], &["backup", "snapshot"], &["no passphrase", "CHATKEEP_BACKUP_PASSPHRASE"]),
     ];
     for (env, args, needles) in cases {
         let mut command = sandbox.command(args);
@@ -249,6 +255,14 @@ fn every_command_has_help() {
         vec!["retention", "restore", "--help"],
         vec!["retention", "policy", "set", "--help"],
         vec!["retention", "rule", "add", "--help"],
+        vec!["backup", "--help"],
+        vec!["backup", "snapshot", "--help"],
+        vec!["backup", "archive", "--help"],
+        vec!["backup", "list", "--help"],
+        vec!["backup", "verify", "--help"],
+        vec!["backup", "restore", "--help"],
+        vec!["backup", "prune", "--help"],
+        vec!["backup", "save", "--help"],
     ] {
         let out = sandbox.ok(&args);
         assert!(out.contains("Usage:"), "{args:?} should print usage: {out}");
@@ -440,4 +454,110 @@ fn a_purge_killed_half_way_loses_nothing_outside_its_set_and_the_next_run_finish
     let left: u64 = sqlite3(&db, "SELECT count(*) FROM messages").parse().unwrap();
     assert_eq!(left, before - to_purge, "exactly the planned set is gone");
     assert!(sandbox.ok(&["audit", "verify"]).contains("intact"));
+}
+
+#[test]
+fn an_admin_backs_up_verifies_restores_and_prunes() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["demo", "seed", "--conversations", "200", "--messages", "3000", "--months", "6"]);
+    let snapshot = sandbox.json(&["backup", "snapshot"]);
+    assert_eq!(snapshot["status"], "verified");
+    let archive = sandbox.json(&["backup", "archive", "--month", &last_month()]);
+    assert_eq!(archive["kind"], "archive");
+    let listing = sandbox.json(&["backup", "list"]);
+    assert_eq!(listing["backups"].as_array().unwrap().len(), 2);
+    assert!(sandbox.ok(&["backup", "verify", "--all"]).contains("verified"));
+
+    let restored = sandbox.path("restored.db");
+    let id = snapshot["id"].as_i64().unwrap().to_string();
+    sandbox.ok(&["backup", "restore", &id, "--to", restored.to_str().unwrap()]);
+    assert_eq!(sqlite3(&restored, "PRAGMA integrity_check"), "ok");
+    assert_eq!(sqlite3(&restored, "SELECT count(*) FROM messages"), "3000");
+    let out = sandbox.run(&["backup", "restore", &id, "--into-live"]);
+    assert!(stderr(&out).contains("snapshot") && stderr(&out).contains("new file"), "{}", stderr(&out));
+
+    let archive_id = archive["id"].as_i64().unwrap().to_string();
+    let merged = sandbox.json(&["backup", "restore", &archive_id, "--into-live"]);
+    assert_eq!(merged["import"]["messages"]["inserted"], 0, "nothing was missing, so nothing changed");
+
+    let copy = sandbox.path("copy.tar.zst");
+    sandbox.ok(&["backup", "save", &id, "--to", copy.to_str().unwrap()]);
+    let out = sandbox.run(&["backup", "save", &id, "--to", copy.to_str().unwrap()]);
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    assert!(sandbox.ok(&["backup", "prune", "--dry-run"]).contains("Nothing to prune"));
+
+    let actions =
+        sqlite3(&sandbox.db(), "SELECT group_concat(DISTINCT action) FROM audit_log WHERE action LIKE 'backup.%'");
+    for action in ["backup.create", "backup.verify", "backup.restore"] {
+        assert!(actions.contains(action), "{action} should be audited: {actions}");
+    }
+}
+
+fn last_month() -> String {
+    use chrono::Datelike;
+    let now = chrono::Utc::now();
+    let (year, month) = if now.month() == 1 { (now.year() - 1, 12) } else { (now.year(), now.month() - 1) };
+    format!("{year:04}-{month:02}")
+}
+
+#[test]
+fn a_backup_killed_half_way_is_marked_failed_and_the_next_one_succeeds() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["demo", "seed", "--conversations", "3000", "--messages", "60000", "--months", "6"]);
+    let db = sandbox.db();
+    let mut child = sandbox.command(&["backup", "snapshot"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if sqlite3(&db, "SELECT count(*) FROM backups WHERE status = 'in_progress'") == "1" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the backup never started");
+        assert!(child.try_wait().unwrap().is_none(), "the backup finished before it could be killed");
+    }
+    let _ = child.kill(); // SIGKILL mid-backup
+    let _ = child.wait();
+    let backups = sandbox.path("data/chatkeep/backups");
+    let complete: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("chatkeep-"))
+        .collect();
+    assert!(complete.is_empty(), "a killed backup leaves no file that looks complete: {complete:?}");
+
+    let second = sandbox.json(&["backup", "snapshot"]);
+    assert_eq!(second["status"], "verified");
+    let first = sqlite3(&db, "SELECT status || ': ' || error FROM backups ORDER BY id LIMIT 1");
+    assert!(first.starts_with("failed: interrupted"), "{first}");
+    let leftovers: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "scratch and partial files are cleaned up: {leftovers:?}");
+}
+
+#[test]
+fn a_full_disk_fails_the_backup_cleanly() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["demo", "seed", "--conversations", "500", "--messages", "20000", "--months", "3"]);
+    // A 2 MiB file-size limit stands in for a full disk: writes past it fail with an error.
+    let mut command = sandbox.command(&[]);
+    let binary = env!("CARGO_BIN_EXE_chatkeep");
+    command.args(["-c", &format!("trap '' XFSZ; ulimit -f 2048; exec {binary} backup snapshot")]);
+    let mut shell = Command::new("bash");
+    shell.args(command.get_args());
+    for (key, value) in command.get_envs() {
+        if let Some(value) = value {
+            shell.env(key, value);
+        }
+    }
+    let out = shell.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "one line: {}", stderr(&out));
+    let status = sqlite3(&sandbox.db(), "SELECT status FROM backups");
+    assert_eq!(status, "failed", "no catalog row is left looking complete");
+    let backups = sandbox.path("data/chatkeep/backups");
+    let files: Vec<String> =
+        std::fs::read_dir(&backups).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    assert!(files.is_empty(), "nothing half-written is left: {files:?}");
 }

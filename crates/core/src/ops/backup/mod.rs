@@ -209,6 +209,18 @@ impl<'a> Backups<'a> {
             tx.commit().await?;
             recovered += 1;
         }
+        // With nothing running, scratch folders are leftovers of a killed run.
+        let running = self.store.backups().await?.iter().any(|r| r.status == "in_progress");
+        if !running && let Ok(entries) = std::fs::read_dir(self.directory()) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if [".chatkeep-scratch-", ".chatkeep-verify-", ".chatkeep-backup-"].iter().any(|p| name.starts_with(p))
+                {
+                    let path = entry.path();
+                    let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                }
+            }
+        }
         Ok(recovered)
     }
 
