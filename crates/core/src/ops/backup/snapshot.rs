@@ -25,7 +25,7 @@ pub(crate) fn copy_database(live: &Path, copy: &Path, exclude: &[String]) -> Res
         let backup = rusqlite::backup::Backup::new(&source, &mut target)
             .map_err(|e| db_err("cannot start the online backup", e))?;
         // -1: every page in one step, from one read snapshot.
-        backup.step(-1).map_err(|e| db_err("the online backup failed", e))?;
+        backup.step(-1).map_err(|e| db_err("cannot write the snapshot copy into the backup folder (is the disk full?)", e))?;
     }
     target.pragma_update(None, "journal_mode", "DELETE").map_err(|e| db_err("cannot finish the snapshot copy", e))?;
     for table in exclude {
