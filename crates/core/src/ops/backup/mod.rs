@@ -96,6 +96,15 @@ impl std::fmt::Debug for Backups<'_> {
     }
 }
 
+/// What a backup kind hands to the shared writing path.
+struct Produced {
+    manifest: Manifest,
+    /// (name in the backup, file on disk), after the manifest.
+    files: Vec<(String, PathBuf)>,
+    /// A database copy whose structure is checked while the backup is written.
+    check: Option<PathBuf>,
+}
+
 /// A catalog row with what the folder says about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Listed {
@@ -253,9 +262,14 @@ impl<'a> Backups<'a> {
         self.create(new, actor, progress, cancel, move |scratch: &Path, ledger: i64| {
             let copy = scratch.join(SNAPSHOT_ENTRY);
             snapshot::copy_database(&live, &copy, &exclude)?;
-            let rows = snapshot::check_database(&copy)?;
-            let (sha256, bytes) =
-                container::hash_file(&copy).map_err(|e| Error::io("cannot read the snapshot copy", e))?;
+            // Counting rows and hashing the copy read the same file: side by side.
+            let (rows, hashed) = std::thread::scope(|scope| {
+                let hashing = scope.spawn(|| container::hash_file(&copy));
+                let rows = snapshot::count_rows(&copy);
+                (rows, hashing.join().unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped"))))
+            });
+            let rows = rows?;
+            let (sha256, bytes) = hashed.map_err(|e| Error::io("cannot read the snapshot copy", e))?;
             let manifest = Manifest {
                 format: manifest::FORMAT.into(),
                 format_version: manifest::FORMAT_VERSION,
@@ -272,7 +286,7 @@ impl<'a> Backups<'a> {
                 excluded_tables: exclude.clone(),
                 files: vec![ManifestFile { name: SNAPSHOT_ENTRY.into(), bytes, sha256, rows }],
             };
-            Ok((manifest, vec![(SNAPSHOT_ENTRY.to_string(), copy)]))
+            Ok(Produced { manifest, files: vec![(SNAPSHOT_ENTRY.to_string(), copy.clone())], check: Some(copy) })
         })
         .await
     }
@@ -386,7 +400,7 @@ impl<'a> Backups<'a> {
                     excluded_tables: Vec::new(),
                     files,
                 };
-                Ok((manifest, entries))
+                Ok(Produced { manifest, files: entries, check: None })
             })
             .await?;
         // The new archive verified: earlier ones of the month leave the catalog (the file was replaced).
@@ -414,7 +428,7 @@ impl<'a> Backups<'a> {
         produce: F,
     ) -> Result<BackupRow>
     where
-        F: FnOnce(&Path, i64) -> Result<(Manifest, Vec<(String, PathBuf)>)> + Send + 'static,
+        F: FnOnce(&Path, i64) -> Result<Produced> + Send + 'static,
     {
         if self.settings.encrypt && self.passphrase.is_none() {
             return Err(Error::invalid(
@@ -444,26 +458,34 @@ impl<'a> Backups<'a> {
                     .prefix(".chatkeep-scratch-")
                     .tempdir_in(&dir)
                     .map_err(|e| Error::io(format!("cannot make a scratch folder in {}", dir.display()), e))?;
-                let (manifest, files) = produce(scratch.path(), ledger)?;
+                let Produced { manifest, files, check } = produce(scratch.path(), ledger)?;
                 step();
                 if cancel_flag.is_cancelled() {
                     return Err(Error::invalid("the backup was cancelled; nothing was kept"));
                 }
                 let partial = dir.join(partial_name(id));
                 let threads = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1).min(4);
-                let written = container::write(&partial, &manifest, &files, passphrase.as_ref(), threads);
-                step();
-                let written = match written {
-                    Ok(w) => w,
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&partial);
-                        return Err(e);
-                    }
-                };
-                // Read it back before it gets its real name.
-                let checked = check_file(&partial, passphrase.as_ref(), Some(&manifest), false);
-                match checked {
-                    Ok(rows) => {
+                // The database copy's structure is checked while the file is written and read back.
+                let (checked_copy, written) = std::thread::scope(|scope| {
+                    let checker = check
+                        .as_deref()
+                        .map(|db| scope.spawn(move || snapshot::check_structure(db, snapshot::Depth::Quick)));
+                    let written =
+                        container::write(&partial, &manifest, &files, passphrase.as_ref(), threads).and_then(|w| {
+                            step();
+                            // Read it back before it gets its real name.
+                            check_file(&partial, passphrase.as_ref(), Some(&manifest), false).map(|rows| (w, rows))
+                        });
+                    let checked_copy = match checker {
+                        Some(handle) => {
+                            handle.join().unwrap_or_else(|_| Err(Error::Check("the snapshot check stopped".into())))
+                        }
+                        None => Ok(()),
+                    };
+                    (checked_copy, written)
+                });
+                match checked_copy.and(written) {
+                    Ok((written, rows)) => {
                         std::fs::rename(&partial, &final_path)
                             .map_err(|e| Error::io("cannot give the backup its final name", e))?;
                         sync_dir(&dir);
@@ -1059,21 +1081,48 @@ fn truncated(path: &Path, e: std::io::Error) -> Error {
     Error::Check(format!("{} cannot be read to the end (truncated or damaged): {e}", path.display()))
 }
 
+/// Hashes and counts lines of an entry. Decompression (the reader) and hashing run on two
+/// threads, handing over 1 MiB blocks.
 fn count_entry(name: &str, reader: &mut dyn Read) -> Result<(String, u64, BTreeMap<String, u64>)> {
-    let mut hashing = container::HashingReader::new(reader);
-    let mut lines = 0u64;
-    let mut buffer = [0u8; 1 << 16];
-    let mut last = b'\n';
-    loop {
-        let n =
-            hashing.read(&mut buffer).map_err(|e| Error::Check(format!("{name} cannot be read to the end: {e}")))?;
-        if n == 0 {
-            break;
+    use sha2::{Digest, Sha256};
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let (sha, bytes, lines, last) = std::thread::scope(|scope| -> Result<(String, u64, u64, u8)> {
+        let hasher = scope.spawn(move || {
+            let (mut hash, mut bytes, mut lines, mut last) = (Sha256::new(), 0u64, 0u64, b'\n');
+            for block in receive {
+                hash.update(&block);
+                bytes += block.len() as u64;
+                lines += block.iter().filter(|&&b| b == b'\n').count() as u64;
+                if let Some(&b) = block.last() {
+                    last = b;
+                }
+            }
+            (hex::encode(hash.finalize()), bytes, lines, last)
+        });
+        loop {
+            let mut block = vec![0u8; 1 << 20];
+            let mut filled = 0;
+            while filled < block.len() {
+                let n = reader
+                    .read(&mut block[filled..])
+                    .map_err(|e| Error::Check(format!("{name} cannot be read to the end: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                break;
+            }
+            block.truncate(filled);
+            if send.send(block).is_err() {
+                break;
+            }
         }
-        lines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-        last = buffer[n - 1];
-    }
-    let (sha, bytes) = hashing.finish();
+        drop(send);
+        hasher.join().map_err(|_| Error::Check("the hashing thread stopped".into()))
+    })?;
+    let mut lines = lines;
     if bytes > 0 && last != b'\n' {
         lines += 1;
     }

@@ -25,7 +25,9 @@ pub(crate) fn copy_database(live: &Path, copy: &Path, exclude: &[String]) -> Res
         let backup = rusqlite::backup::Backup::new(&source, &mut target)
             .map_err(|e| db_err("cannot start the online backup", e))?;
         // -1: every page in one step, from one read snapshot.
-        backup.step(-1).map_err(|e| db_err("cannot write the snapshot copy into the backup folder (is the disk full?)", e))?;
+        backup
+            .step(-1)
+            .map_err(|e| db_err("cannot write the snapshot copy into the backup folder (is the disk full?)", e))?;
     }
     target.pragma_update(None, "journal_mode", "DELETE").map_err(|e| db_err("cannot finish the snapshot copy", e))?;
     for table in exclude {
@@ -47,16 +49,45 @@ pub(crate) fn copy_database(live: &Path, copy: &Path, exclude: &[String]) -> Res
     Ok(())
 }
 
-/// `PRAGMA integrity_check` and rows per table of a database file.
-pub(crate) fn check_database(path: &Path) -> Result<BTreeMap<String, u64>> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| Error::Check(format!("the snapshot does not open as a SQLite database: {e}")))?;
+fn open(path: &Path) -> Result<Connection> {
+    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| Error::Check(format!("the snapshot does not open as a SQLite database: {e}")))
+}
+
+/// How thoroughly a snapshot copy is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// `PRAGMA quick_check`: every page and record, without cross-checking indexes (when writing).
+    Quick,
+    /// `PRAGMA integrity_check`: everything (`backup verify`).
+    Full,
+}
+
+/// Checks a database file's structure.
+pub(crate) fn check_structure(path: &Path, depth: Depth) -> Result<()> {
+    let conn = open(path)?;
+    let (pragma, name) = match depth {
+        Depth::Quick => ("PRAGMA quick_check(1)", "quick_check"),
+        Depth::Full => ("PRAGMA integrity_check(1)", "integrity_check"),
+    };
     let verdict: String = conn
-        .query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))
+        .query_row(pragma, [], |r| r.get(0))
         .map_err(|e| Error::Check(format!("the snapshot is not a readable SQLite database: {e}")))?;
     if verdict != "ok" {
-        return Err(Error::Check(format!("the snapshot fails PRAGMA integrity_check: {verdict}")));
+        return Err(Error::Check(format!("the snapshot fails PRAGMA {name}: {verdict}")));
     }
+    Ok(())
+}
+
+/// `PRAGMA integrity_check` and rows per table of a database file.
+pub(crate) fn check_database(path: &Path) -> Result<BTreeMap<String, u64>> {
+    check_structure(path, Depth::Full)?;
+    count_rows(path)
+}
+
+/// Rows per table of a database file.
+pub(crate) fn count_rows(path: &Path) -> Result<BTreeMap<String, u64>> {
+    let conn = open(path)?;
     let mut statement = conn
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .map_err(|e| Error::Check(format!("cannot list the snapshot's tables: {e}")))?;
