@@ -12,9 +12,17 @@ chatkeep="$CARGO_TARGET_DIR/release/chatkeep"
 echo
 "$chatkeep" stats
 echo
+# What retention would do to this data (nothing is changed by a preview).
+preview=$("$chatkeep" retention preview)
+sed -n 1,12p <<<"$preview"
+echo
+"$chatkeep" backup snapshot
+echo
 "$chatkeep" audit verify
 echo
 echo "chatkeep is at $chatkeep; try:"
 echo "  $chatkeep config show"
+echo "  $chatkeep retention preview --all"
+echo "  $chatkeep backup list"
 echo "  $chatkeep audit list"
 echo "  $chatkeep --help"
