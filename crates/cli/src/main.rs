@@ -54,6 +54,8 @@ enum Command {
     /// Demo data to try chatkeep on.
     #[command(subcommand)]
     Demo(commands::demo::DemoCommand),
+    /// Export a date range to CSV, JSON or JSONL.
+    Export(commands::export::ExportArgs),
     /// Legal holds: what they cover is never expired or purged.
     #[command(subcommand)]
     Hold(commands::hold::HoldCommand),
@@ -102,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(command) => commands::config::run(&ctx, command),
         Command::Import(args) => commands::import::run(&ctx, args).await,
         Command::Demo(command) => commands::demo::run(&ctx, command).await,
+        Command::Export(args) => commands::export::run(&ctx, args).await,
         Command::Hold(command) => commands::hold::run(&ctx, command).await,
         Command::Backup(command) => commands::backup::run(&ctx, command).await,
         Command::Retention(command) => commands::retention::run(&ctx, command).await,

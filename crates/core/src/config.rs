@@ -163,6 +163,12 @@ pub struct BackupSettings {
     pub exclude_tables: Vec<String>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSettings {
+    /// The longest date range one export may cover, in days.
+    pub max_range_days: u32,
+}
+
 /// The effective configuration, with the origin of every value.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -170,6 +176,7 @@ pub struct Config {
     pub timezone: Tz,
     pub retention: RetentionSettings,
     pub backup: BackupSettings,
+    pub export: ExportSettings,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
     entries: Vec<SettingEntry>,
@@ -275,6 +282,12 @@ const BACKUP_EXCLUDE: SettingSpec = SettingSpec {
     accepted: "table names separated by commas (app_sessions,job_runs)",
 };
 
+const EXPORT_MAX_DAYS: SettingSpec = SettingSpec {
+    key: "export.max_range_days",
+    env: "CHAT_EXPORT_MAX_RANGE_DAYS",
+    accepted: "a whole number of days from 1 to 36500",
+};
+
 /// Every setting chatkeep reads, in the order `config show` prints them.
 const SETTINGS: &[&SettingSpec] = &[
     &DATABASE_URL,
@@ -296,6 +309,7 @@ const SETTINGS: &[&SettingSpec] = &[
     &BACKUP_KEEP_WEEKLY,
     &BACKUP_KEEP_MONTHLY,
     &BACKUP_EXCLUDE,
+    &EXPORT_MAX_DAYS,
 ];
 
 /// Overrides given on the command line; they win over file and environment.
@@ -431,7 +445,11 @@ impl Config {
                 .unwrap_or_default(),
         };
 
-        Ok(Config { database_url, timezone, retention, backup, file: file_path, entries: resolver.entries })
+        let export = ExportSettings {
+            max_range_days: resolver.resolve_required(&EXPORT_MAX_DAYS, 3_660, |t| parse_days(t, 1, 36_500))?,
+        };
+
+        Ok(Config { database_url, timezone, retention, backup, export, file: file_path, entries: resolver.entries })
     }
 
     /// Each setting with its effective value and origin, in a stable order.

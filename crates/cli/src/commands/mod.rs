@@ -4,6 +4,7 @@ pub mod audit;
 pub mod backup;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod hold;
 pub mod import;
 pub mod retention;

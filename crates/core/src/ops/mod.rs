@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod demo;
+pub mod export;
 pub mod gdpr;
 pub mod hold;
 pub mod import;

@@ -148,6 +148,7 @@ mod audit;
 pub mod backups;
 mod chat;
 pub mod erasure;
+pub mod export;
 mod holds;
 pub mod retention;
 pub mod rules;

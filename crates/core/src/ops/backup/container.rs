@@ -23,7 +23,8 @@ use crate::error::{Error, Result};
 const ZSTD_LEVEL: i32 = 1;
 
 /// Writes `bytes` through to `inner`, hashing and counting them.
-pub(crate) struct HashingWriter<W> {
+#[derive(Debug)]
+pub struct HashingWriter<W> {
     inner: W,
     hash: Sha256,
     bytes: u64,

@@ -21,6 +21,7 @@ use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+pub use container::HashingWriter;
 pub use manifest::{Manifest, ManifestFile};
 
 use crate::audit::{self, AuditEntry};

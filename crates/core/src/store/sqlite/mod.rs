@@ -6,6 +6,7 @@ pub(super) mod audit;
 pub(super) mod backups;
 pub(super) mod chat;
 pub(super) mod erasure;
+pub(super) mod export;
 pub(super) mod holds;
 pub(super) mod retention;
 pub(super) mod rules;

@@ -1,0 +1,567 @@
+//! `chatkeep export`: any date range to CSV, JSON or JSONL, streamed.
+//!
+//! Rows come from the database a page of conversations at a time, in
+//! (conversation, created_at) order, so memory stays flat however large the
+//! range. The file is written under a temporary name beside its destination
+//! and renamed when complete; a cancelled or failed export leaves nothing.
+//! See `docs/exports.md` for the columns and shapes.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::audit::{self, AuditEntry};
+use crate::clock::Clock;
+use crate::config::ExportSettings;
+use crate::domain::Actor;
+use crate::domain::chat::ConversationKind;
+use crate::error::{Error, Result};
+use crate::ops::{Cancel, Progress};
+use crate::store::export::{ExportConversation, ExportMessage, ExportScope};
+use crate::store::{Entity, Store};
+use crate::time::{parse_date_or_instant, start_of_day, to_db};
+
+/// Messages per page fetched from the database (a page holds whole conversations).
+const PAGE_MESSAGES: i64 = 5_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Csv,
+    Json,
+    Jsonl,
+    Pdf,
+}
+
+impl Format {
+    pub const ACCEPTED: &'static str = "csv, json, jsonl or pdf";
+
+    pub fn parse(text: &str) -> Result<Format> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            "jsonl" => Ok(Format::Jsonl),
+            "pdf" => Ok(Format::Pdf),
+            _ => Err(Error::invalid(format!("export format {text:?} is not known: use {}", Format::ACCEPTED))),
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Jsonl => "jsonl",
+            Format::Pdf => "pdf",
+        }
+    }
+}
+
+/// What the user asked for, as given.
+#[derive(Debug, Clone, Default)]
+pub struct ExportRequest {
+    /// A date (`2026-01-01`, the whole day, local) or an RFC 3339 instant.
+    pub from: String,
+    /// A date (included, to its end) or an RFC 3339 instant (excluded).
+    pub to: String,
+    pub format: String,
+    pub include_messages: bool,
+    /// Conversation ids in the chat service.
+    pub conversations: Vec<String>,
+    /// A participant: user id in the chat service.
+    pub participant: Option<String>,
+    pub kinds: Vec<String>,
+    pub include_expired: bool,
+    /// A byte-order mark at the start of a CSV file, for spreadsheet programs.
+    pub bom: bool,
+    /// Where to write; a folder gets the generated name; none = the generated name here.
+    pub out: Option<PathBuf>,
+}
+
+/// The request, checked.
+#[derive(Debug, Clone)]
+pub struct ExportPlan {
+    pub format: Format,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub scope: ExportScope,
+    pub include_messages: bool,
+    pub bom: bool,
+    pub path: PathBuf,
+    pub filters: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    pub path: PathBuf,
+    pub format: Format,
+    pub from: String,
+    pub to: String,
+    pub conversations: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    pub cancelled: bool,
+}
+
+/// Checks a request against the database before any file is created.
+pub async fn plan(store: &Store, request: &ExportRequest, tz: Tz, settings: &ExportSettings) -> Result<ExportPlan> {
+    let format = Format::parse(&request.format)?;
+    if format == Format::Pdf {
+        return Err(Error::invalid("PDF export is not in this version of chatkeep yet; use csv, json or jsonl"));
+    }
+    let from = parse_date_or_instant("--from", &request.from, tz).map_err(Error::invalid)?;
+    let to = match NaiveDate::parse_from_str(request.to.trim(), "%Y-%m-%d") {
+        // A date is included to its end: the range stops at the next local midnight.
+        Ok(date) => start_of_day(date + Duration::days(1), tz),
+        Err(_) => parse_date_or_instant("--to", &request.to, tz).map_err(Error::invalid)?,
+    };
+    if to <= from {
+        return Err(Error::invalid(format!(
+            "--to {} is not after --from {}: the range is empty",
+            request.to.trim(),
+            request.from.trim()
+        )));
+    }
+    let days = (to - from).num_days();
+    if days > i64::from(settings.max_range_days) {
+        return Err(Error::invalid(format!(
+            "the range covers {days} days, more than export.max_range_days ({}); export it in parts or raise the setting",
+            settings.max_range_days
+        )));
+    }
+    let mut conversations = Vec::new();
+    for id in &request.conversations {
+        let found = store
+            .find_id(Entity::Conversation, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("conversation {id:?} (--conversation)")))?;
+        conversations.push(found);
+    }
+    let participant = match &request.participant {
+        Some(id) => Some(
+            store.find_id(Entity::User, id).await?.ok_or_else(|| Error::NotFound(format!("user {id:?} (--user)")))?,
+        ),
+        None => None,
+    };
+    let mut kinds = Vec::new();
+    for kind in &request.kinds {
+        let parsed = ConversationKind::parse(kind.trim()).ok_or_else(|| {
+            Error::invalid(format!("conversation kind {kind:?} is not known: use direct, group, channel or bot"))
+        })?;
+        kinds.push(parsed.as_str().to_string());
+    }
+    let name = format!(
+        "chat-export_{}_{}.{}",
+        from.with_timezone(&tz).date_naive(),
+        (to - Duration::milliseconds(1)).with_timezone(&tz).date_naive(),
+        format.extension()
+    );
+    let path = match &request.out {
+        Some(out) if out.is_dir() => out.join(name),
+        Some(out) => out.clone(),
+        None => PathBuf::from(name),
+    };
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Error::invalid(format!("the folder {} does not exist", parent.display())));
+    }
+    let filters = serde_json::json!({
+        "conversations": request.conversations,
+        "user": request.participant,
+        "kinds": kinds,
+        "include_expired": request.include_expired,
+        "include_messages": request.include_messages,
+    });
+    Ok(ExportPlan {
+        format,
+        from,
+        to,
+        scope: ExportScope {
+            from: to_db(from),
+            to: to_db(to),
+            conversations,
+            participant,
+            kinds,
+            include_expired: request.include_expired,
+        },
+        include_messages: request.include_messages,
+        bom: request.bom,
+        path,
+        filters,
+    })
+}
+
+/// Writes the export. A cancel stops between pages and removes the partial file.
+#[allow(clippy::too_many_arguments)]
+pub async fn export(
+    store: &Store,
+    plan: &ExportPlan,
+    tz: Tz,
+    actor: Actor,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<ExportReport> {
+    let conversations = store.export_conversations(&plan.scope).await?;
+    let total_messages: i64 = conversations.iter().map(|(_, n)| n).sum();
+    progress.set_total(if plan.include_messages { total_messages as u64 } else { conversations.len() as u64 });
+
+    let partial = partial_path(&plan.path);
+    let file = File::create(&partial)
+        .map_err(|e| Error::io(format!("cannot create the export file {}", plan.path.display()), e))?;
+    let mut out = crate::ops::backup::HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let written = write_all(store, plan, tz, clock, &conversations, total_messages, &mut out, progress, cancel).await;
+    let cancelled = matches!(written, Ok(false));
+    let finished = written.and_then(|_| {
+        let (buffered, sha256, bytes) = out.finish();
+        let file = buffered.into_inner().map_err(|e| Error::io("cannot write the export file", e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io("cannot write the export file", e))?;
+        Ok((sha256, bytes))
+    });
+    let (sha256, bytes) = match finished {
+        Ok(done) if !cancelled => done,
+        Ok(_) | Err(_) => {
+            let _ = std::fs::remove_file(&partial);
+            return match finished {
+                Err(e) => Err(e),
+                Ok(_) => Ok(ExportReport {
+                    path: plan.path.clone(),
+                    format: plan.format,
+                    from: to_db(plan.from),
+                    to: to_db(plan.to),
+                    conversations: 0,
+                    messages: 0,
+                    bytes: 0,
+                    sha256: String::new(),
+                    cancelled: true,
+                }),
+            };
+        }
+    };
+    std::fs::rename(&partial, &plan.path)
+        .map_err(|e| Error::io(format!("cannot save the export as {}", plan.path.display()), e))?;
+    let report = ExportReport {
+        path: plan.path.clone(),
+        format: plan.format,
+        from: to_db(plan.from),
+        to: to_db(plan.to),
+        conversations: conversations.len() as u64,
+        messages: if plan.include_messages { total_messages as u64 } else { 0 },
+        bytes,
+        sha256,
+        cancelled: false,
+    };
+    let mut tx = store.begin().await?;
+    audit::append(
+        &mut tx,
+        clock.now(),
+        AuditEntry::new(actor, "export.file")
+            .target(plan.path.display().to_string())
+            .details(serde_json::json!({
+                "format": plan.format, "from": report.from, "to": report.to, "filters": plan.filters,
+                "sha256": report.sha256,
+            }))
+            .counts(serde_json::json!({
+                "conversations": report.conversations, "messages": report.messages, "bytes": report.bytes,
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "export".into());
+    path.with_file_name(format!(".{name}.partial"))
+}
+
+/// Groups conversations into pages of about `PAGE_MESSAGES` messages (a bigger conversation is a page of its own).
+fn pages(conversations: &[(i64, i64)]) -> Vec<Vec<i64>> {
+    let mut pages = Vec::new();
+    let mut page = Vec::new();
+    let mut size = 0;
+    for &(id, n) in conversations {
+        if !page.is_empty() && size + n > PAGE_MESSAGES {
+            pages.push(std::mem::take(&mut page));
+            size = 0;
+        }
+        page.push(id);
+        size += n;
+    }
+    if !page.is_empty() {
+        pages.push(page);
+    }
+    pages
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::io("cannot write the export file", e)
+}
+
+/// Returns `Ok(false)` when cancelled.
+#[allow(clippy::too_many_arguments)]
+async fn write_all(
+    store: &Store,
+    plan: &ExportPlan,
+    tz: Tz,
+    clock: &dyn Clock,
+    conversations: &[(i64, i64)],
+    total_messages: i64,
+    out: &mut impl Write,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<bool> {
+    let pages = pages(conversations);
+    let mut done = 0u64;
+    match plan.format {
+        Format::Csv => {
+            if plan.bom {
+                out.write_all("\u{feff}".as_bytes()).map_err(io)?;
+            }
+            let mut csv = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
+            if plan.include_messages {
+                csv.write_record(MESSAGE_COLUMNS).map_err(csv_error)?;
+            } else {
+                csv.write_record(CONVERSATION_COLUMNS).map_err(csv_error)?;
+            }
+            for page in &pages {
+                if cancel.is_cancelled() {
+                    return Ok(false);
+                }
+                if plan.include_messages {
+                    let messages = store.export_messages(&plan.scope, page).await?;
+                    for m in &messages {
+                        let local = local_time(&m.created_at, tz);
+                        let tokens = m.tokens_used.to_string();
+                        csv.write_record([
+                            m.conversation.as_str(),
+                            m.title.as_deref().unwrap_or(""),
+                            m.kind.as_str(),
+                            m.id.as_str(),
+                            m.created_at.as_str(),
+                            local.as_str(),
+                            m.sender.as_deref().unwrap_or(""),
+                            m.sender_name.as_deref().unwrap_or(""),
+                            m.role.as_str(),
+                            m.message_kind.as_str(),
+                            m.body.as_deref().unwrap_or(""),
+                            tokens.as_str(),
+                            m.reply_to.as_deref().unwrap_or(""),
+                            if m.pinned { "true" } else { "false" },
+                            m.expired_at.as_deref().unwrap_or(""),
+                        ])
+                        .map_err(csv_error)?;
+                    }
+                    done += messages.len() as u64;
+                } else {
+                    for c in store.export_conversation_rows(&plan.scope, page).await? {
+                        csv.write_record([
+                            c.conversation.as_str(),
+                            c.title.as_deref().unwrap_or(""),
+                            c.kind.as_str(),
+                            c.owner.as_deref().unwrap_or(""),
+                            c.created_at.as_str(),
+                            c.last_activity_at.as_deref().unwrap_or(""),
+                            c.participants.join(" ").as_str(),
+                            c.messages.to_string().as_str(),
+                            c.tokens_used.to_string().as_str(),
+                            c.first_message_at.as_deref().unwrap_or(""),
+                            c.last_message_at.as_deref().unwrap_or(""),
+                        ])
+                        .map_err(csv_error)?;
+                        done += 1;
+                    }
+                }
+                progress.advance_to(done);
+            }
+            csv.flush().map_err(io)?;
+        }
+        Format::Json => {
+            let meta = serde_json::json!({
+                "format": "json",
+                "from": to_db(plan.from),
+                "to": to_db(plan.to),
+                "timezone": tz.name(),
+                "filters": plan.filters,
+                "generated_at": to_db(clock.now()),
+                "app_version": crate::VERSION,
+                "counts": {
+                    "conversations": conversations.len(),
+                    "messages": if plan.include_messages { total_messages } else { 0 },
+                },
+            });
+            out.write_all(b"{\"export\":").map_err(io)?;
+            serde_json::to_writer(&mut *out, &meta).map_err(json_error)?;
+            out.write_all(b",\"conversations\":[").map_err(io)?;
+            let mut first = true;
+            for page in &pages {
+                if cancel.is_cancelled() {
+                    return Ok(false);
+                }
+                let rows = store.export_conversation_rows(&plan.scope, page).await?;
+                let messages =
+                    if plan.include_messages { store.export_messages(&plan.scope, page).await? } else { Vec::new() };
+                let mut next = 0;
+                for c in &rows {
+                    let start = next;
+                    while next < messages.len() && messages[next].conversation_id == c.conversation_id {
+                        next += 1;
+                    }
+                    if !first {
+                        out.write_all(b",\n").map_err(io)?;
+                    }
+                    first = false;
+                    let conversation = JsonConversation::new(c, plan.include_messages.then(|| &messages[start..next]));
+                    serde_json::to_writer(&mut *out, &conversation).map_err(json_error)?;
+                    done += if plan.include_messages { (next - start) as u64 } else { 1 };
+                }
+                progress.advance_to(done);
+            }
+            out.write_all(b"]}\n").map_err(io)?;
+        }
+        Format::Jsonl => {
+            let all: Vec<i64> = conversations.iter().map(|(id, _)| *id).collect();
+            let users = store.export_user_records(&plan.scope, &all).await?;
+            if !users.is_empty() {
+                out.write_all(users.as_bytes()).map_err(io)?;
+                out.write_all(b"\n").map_err(io)?;
+            }
+            for (page, ids) in pages.iter().enumerate() {
+                if cancel.is_cancelled() {
+                    return Ok(false);
+                }
+                let lines = store.export_records(&plan.scope, ids).await?;
+                if !lines.is_empty() {
+                    out.write_all(lines.as_bytes()).map_err(io)?;
+                    out.write_all(b"\n").map_err(io)?;
+                }
+                done =
+                    conversations.iter().take(pages[..=page].iter().map(Vec::len).sum()).map(|(_, n)| *n as u64).sum();
+                progress.advance_to(done);
+            }
+        }
+        Format::Pdf => unreachable!("refused when planning"),
+    }
+    Ok(true)
+}
+
+/// The CSV columns, one row per message (documented in docs/exports.md).
+pub const MESSAGE_COLUMNS: [&str; 15] = [
+    "conversation_id",
+    "conversation_title",
+    "conversation_kind",
+    "message_id",
+    "created_at",
+    "created_at_local",
+    "sender_id",
+    "sender_name",
+    "role",
+    "kind",
+    "body",
+    "tokens_used",
+    "reply_to",
+    "pinned",
+    "expired_at",
+];
+
+/// The CSV columns with `--no-messages`, one row per conversation.
+pub const CONVERSATION_COLUMNS: [&str; 11] = [
+    "conversation_id",
+    "title",
+    "kind",
+    "owner_id",
+    "created_at",
+    "last_activity_at",
+    "participants",
+    "messages",
+    "tokens_used",
+    "first_message_at",
+    "last_message_at",
+];
+
+fn local_time(stored: &str, tz: Tz) -> String {
+    crate::time::from_db(stored)
+        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+fn csv_error(e: csv::Error) -> Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => io(e),
+        other => Error::invalid(format!("cannot write a CSV row: {other:?}")),
+    }
+}
+
+fn json_error(e: serde_json::Error) -> Error {
+    Error::io("cannot write the export file", std::io::Error::other(e))
+}
+
+#[derive(Serialize)]
+struct JsonConversation<'a> {
+    id: &'a str,
+    title: Option<&'a str>,
+    kind: &'a str,
+    owner: Option<&'a str>,
+    created_at: &'a str,
+    participants: &'a [String],
+    messages_in_range: i64,
+    tokens_used: i64,
+    first_message_at: Option<&'a str>,
+    last_message_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages: Option<Vec<JsonMessage<'a>>>,
+}
+
+#[derive(Serialize)]
+struct JsonMessage<'a> {
+    id: &'a str,
+    created_at: &'a str,
+    sender: Option<&'a str>,
+    sender_name: Option<&'a str>,
+    role: &'a str,
+    kind: &'a str,
+    body: Option<&'a str>,
+    tokens_used: i64,
+    reply_to: Option<&'a str>,
+    pinned: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expired_at: Option<&'a str>,
+}
+
+impl<'a> JsonConversation<'a> {
+    fn new(c: &'a ExportConversation, messages: Option<&'a [ExportMessage]>) -> Self {
+        JsonConversation {
+            id: &c.conversation,
+            title: c.title.as_deref(),
+            kind: &c.kind,
+            owner: c.owner.as_deref(),
+            created_at: &c.created_at,
+            participants: &c.participants,
+            messages_in_range: c.messages,
+            tokens_used: c.tokens_used,
+            first_message_at: c.first_message_at.as_deref(),
+            last_message_at: c.last_message_at.as_deref(),
+            messages: messages.map(|ms| {
+                ms.iter()
+                    .map(|m| JsonMessage {
+                        id: &m.id,
+                        created_at: &m.created_at,
+                        sender: m.sender.as_deref(),
+                        sender_name: m.sender_name.as_deref(),
+                        role: &m.role,
+                        kind: &m.message_kind,
+                        body: m.body.as_deref(),
+                        tokens_used: m.tokens_used,
+                        reply_to: m.reply_to.as_deref(),
+                        pinned: m.pinned,
+                        expired_at: m.expired_at.as_deref(),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
