@@ -420,3 +420,63 @@ async fn bad_input_is_refused_before_anything_is_written() {
     let err = b.save_copy(row.id, &db.dir.path().join("no/such/folder/x"), false).await.unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
 }
+
+#[tokio::test]
+async fn restores_never_bring_back_erased_owners_or_held_people_and_rearchiving_never_loses_rows() {
+    let (db, clock) = seeded().await;
+    let settings = settings(db.dir.path());
+    let b = backups(&db, &settings, &clock, None);
+    let month = parse_month("2026-10").unwrap();
+    // An owner of an October conversation, under a hold that is active in the snapshot.
+    let owner: String = sqlx::query_scalar(
+        "SELECT u.external_id FROM conversations c JOIN users u ON u.id = c.owner_id
+         JOIN messages m ON m.conversation_id = c.id
+         WHERE m.created_at >= '2026-10-01' AND m.created_at < '2026-11-01' LIMIT 1",
+    )
+    .fetch_one(&mut db.raw().await)
+    .await
+    .unwrap();
+    chatkeep_core::ops::hold::place_hold(
+        &db.store,
+        chatkeep_core::domain::hold::HoldTarget::User(owner.clone()),
+        "case 9",
+        Actor::Cli,
+        &clock,
+    )
+    .await
+    .unwrap();
+    let archive = b.archive(month, true, Actor::Cli, &NoProgress, &Cancel::new()).await.unwrap();
+    let snapshot = b.snapshot(true, Actor::Cli, &NoProgress, &Cancel::new()).await.unwrap();
+    sqlx::query("INSERT INTO erasure_ledger (user_external_id, strategy, erased_at) VALUES ($1, 'delete', '2026-11-22T00:00:00.000Z')")
+        .bind(&owner)
+        .execute(&mut db.raw().await)
+        .await
+        .unwrap();
+
+    for (id, name) in [(archive.id, "from-archive.db"), (snapshot.id, "from-snapshot.db")] {
+        let to = db.dir.path().join(name);
+        b.restore_to(id, &to, Actor::Cli, &NoProgress).await.unwrap();
+        let people = count(&to, &format!("SELECT count(*) FROM users WHERE external_id = '{owner}'"));
+        assert_eq!(people, 0, "{name}: the erased owner is not in the restored database");
+        assert_eq!(count(&to, "SELECT count(*) FROM legal_holds WHERE released_at IS NULL AND user_id IS NULL"), 0);
+        assert_eq!(run("sqlite3", &[to.to_str().unwrap(), "PRAGMA foreign_key_check"], Path::new(".")), "");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&to).unwrap().permissions().mode() & 0o777, 0o600, "{name}: owner-only");
+        }
+    }
+
+    // Rows purged since: a new archive of the month would hold fewer, so the old one is kept.
+    sqlx::query(
+        "DELETE FROM message_reads WHERE message_id IN (SELECT id FROM messages WHERE created_at >= '2026-10-01' AND created_at < '2026-10-05');
+         UPDATE messages SET reply_to_id = NULL WHERE reply_to_id IN (SELECT id FROM messages WHERE created_at >= '2026-10-01' AND created_at < '2026-10-05');
+         DELETE FROM messages WHERE created_at >= '2026-10-01' AND created_at < '2026-10-05';",
+    )
+    .execute(&mut db.raw().await)
+    .await
+    .unwrap();
+    let err = b.archive(month, true, Actor::Cli, &NoProgress, &Cancel::new()).await.unwrap_err();
+    assert!(err.to_string().contains("existing archive is kept"), "{err}");
+    assert!(file_of(&settings, &archive.file_name).exists());
+}

@@ -244,6 +244,7 @@ fn show(ctx: &Context, report: &RetentionReport, all: bool) -> anyhow::Result<()
         }
         (ReportMode::Run, Outcome::Completed) => "Retention run finished",
         (ReportMode::Run, Outcome::Cancelled) => "Retention run cancelled; the next run carries on. Done so far",
+        (ReportMode::Run, Outcome::Failed) => "Retention run failed; the next run carries on. Done so far",
     };
     println!(
         "{heading} at {} (default {}d, grace {}d, {backups}):",

@@ -198,7 +198,7 @@ impl<'a> Backups<'a> {
     pub async fn recover_interrupted(&self) -> Result<u64> {
         let mut recovered = 0;
         for row in self.store.backups().await? {
-            if row.status != "in_progress" || row.owner_pid.is_some_and(process_alive) {
+            if row.status != "in_progress" || row.owner_pid.is_some_and(|pid| process_alive(pid, &row.created_at)) {
                 continue;
             }
             let _ = std::fs::remove_file(self.directory().join(partial_name(row.id)));
@@ -316,6 +316,29 @@ impl<'a> Backups<'a> {
 
         // Gather the month's rows (read-only) before the file work starts.
         let messages = self.store.message_ids_created_between(&start, &end).await?;
+        // A new archive of the month replaces the old one: never with fewer messages than it holds
+        // (rows purged since then would be lost from every backup).
+        for earlier in self.store.backups().await? {
+            let same_month =
+                earlier.kind == "archive" && earlier.year == Some(month.year) && earlier.month == Some(month.month);
+            if !same_month || earlier.status != "verified" {
+                continue;
+            }
+            let held: u64 = earlier
+                .row_counts
+                .as_deref()
+                .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+                .and_then(|c| c["messages"].as_u64())
+                .unwrap_or(0);
+            if (messages.len() as u64) < held {
+                return Err(Error::invalid(format!(
+                    "backup #{} already archives {month} with {held} messages; the database now has {} for that month \
+                     (some were purged since), so the existing archive is kept",
+                    earlier.id,
+                    messages.len()
+                )));
+            }
+        }
         let conversations = self.store.archive_conversation_ids(&start, &end).await?;
         let users = self.store.referenced_user_ids(&conversations, &messages).await?;
         let mut lines: Vec<(ExportTable, Vec<String>)> = Vec::new();
@@ -761,34 +784,36 @@ impl<'a> Backups<'a> {
             .await
             .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
         let ledger = self.store.erasure_ledger().await?;
+        // Everything happens in the scratch folder; the finished database is renamed into place last,
+        // so a failure or a kill never leaves a file at `to` that still holds erased people.
+        let staged = scratch.path().join("restored.db");
         let (import, row_counts) = match kind {
             Kind::Snapshot => {
                 let db = scratch.path().join(SNAPSHOT_ENTRY);
                 let rows = snapshot::check_database(&db)?;
-                std::fs::rename(&db, to)
-                    .map_err(|e| Error::io(format!("cannot move the restored database to {}", to.display()), e))?;
+                std::fs::rename(&db, &staged).map_err(|e| Error::io("cannot stage the restored database", e))?;
                 (None, rows)
             }
             Kind::Archive => {
                 let combined = combine_jsonl(scratch.path(), &extracted, None, &deleted_people(&ledger))?;
-                let target = Store::open(&crate::config::DatabaseUrl::Sqlite(to.to_path_buf())).await?;
+                let target = Store::open(&crate::config::DatabaseUrl::Sqlite(staged.clone())).await?;
                 let options =
                     ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
                 let report = import_jsonl_with(&target, &combined, options, actor, self.clock, progress).await;
                 target.close().await;
-                let report = match report {
-                    Ok(report) => report,
-                    Err(e) => {
-                        let _ = std::fs::remove_file(to);
-                        return Err(e);
-                    }
-                };
-                (Some(report), extracted.rows.clone())
+                (Some(report?), extracted.rows.clone())
             }
         };
-        let target = Store::open(&crate::config::DatabaseUrl::Sqlite(to.to_path_buf())).await?;
-        let (erased_again, _) = crate::ops::gdpr::reapply_erasure_ledger(&target, &ledger, actor, self.clock).await?;
+        let target = Store::open(&crate::config::DatabaseUrl::Sqlite(staged.clone())).await?;
+        let replayed = crate::ops::gdpr::reapply_erasure_ledger(&target, &ledger, actor, self.clock).await;
         target.close().await;
+        let (erased_again, _) = replayed?;
+        restrict(&staged);
+        if to.exists() {
+            return Err(Error::invalid(format!("{} appeared while restoring; nothing was overwritten", to.display())));
+        }
+        std::fs::rename(&staged, to)
+            .map_err(|e| Error::io(format!("cannot move the restored database to {}", to.display()), e))?;
         self.audit_restore(actor, &row, Some(to), erased_again).await?;
         Ok(RestoreReport { backup: id, kind, to: Some(to.to_path_buf()), import, row_counts, erased_again })
     }
@@ -968,7 +993,8 @@ impl<'a> Backups<'a> {
         let expected = row.sha256.clone();
         let target_for_copy = target.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
-            let partial = target_for_copy.with_extension("partial");
+            let name = target_for_copy.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let partial = target_for_copy.with_file_name(format!(".{name}.{}.partial", std::process::id()));
             let copy = || -> std::io::Result<(String, u64)> {
                 let mut input = File::open(&source)?;
                 let _ = std::fs::remove_file(&partial);
@@ -1017,12 +1043,27 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Whether a process with this id is running (Linux: /proc; elsewhere assumed gone).
-fn process_alive(pid: i64) -> bool {
+/// Whether the process that started a backup may still be running: on Linux from
+/// /proc; elsewhere a backup younger than 12 hours is assumed to be still running.
+fn process_alive(pid: i64, started: &str) -> bool {
     if pid == i64::from(std::process::id()) {
         return true;
     }
-    Path::new("/proc").join(pid.to_string()).exists()
+    if Path::new("/proc/self").exists() {
+        return Path::new("/proc").join(pid.to_string()).exists();
+    }
+    crate::time::from_db(started).is_none_or(|at| Utc::now() - at < chrono::Duration::hours(12))
+}
+
+/// Owner-only permissions for a file holding chat data.
+fn restrict(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Data files pulled out of a backup into a scratch folder, with their row counts.
@@ -1153,6 +1194,16 @@ fn walk(
     drop(first);
     let manifest: Manifest = serde_json::from_str(&text)
         .map_err(|e| Error::Check(format!("the manifest of {} is not valid: {e}", path.display())))?;
+    // Entry names become file names in a scratch folder: plain names only.
+    if let Some(bad) = manifest.files.iter().find(|f| {
+        f.name.is_empty() || f.name.contains(['/', '\\']) || f.name.starts_with('.') || f.name == "manifest.json"
+    }) {
+        return Err(Error::Check(format!(
+            "{} lists a file named {:?}, which chatkeep never writes",
+            path.display(),
+            bad.name
+        )));
+    }
     if manifest.format != manifest::FORMAT || manifest.format_version > manifest::FORMAT_VERSION {
         return Err(Error::Check(format!(
             "{} is format {} version {}; this chatkeep reads {} version {} or older",
@@ -1212,7 +1263,8 @@ fn extract(path: &Path, passphrase: Option<&SecretString>, into: &Path) -> Resul
     let mut files = Vec::new();
     let manifest = walk(path, passphrase, |name, reader| {
         let target = into.join(name);
-        let mut file = File::create(&target).map_err(|e| Error::io("cannot write to the scratch folder", e))?;
+        let mut file =
+            container::create_private(&target).map_err(|e| Error::io("cannot write to the scratch folder", e))?;
         let mut hashing = container::HashingReader::new(reader);
         std::io::copy(&mut hashing, &mut file).map_err(|e| truncated(path, e))?;
         let (sha, bytes) = hashing.finish();
@@ -1257,7 +1309,7 @@ fn combine_jsonl(
             let of_erased = |field: &str| value[field].as_str().is_some_and(|id| erased.contains(id));
             let skip_erased = match table {
                 ExportTable::Users => of_erased("id"),
-                ExportTable::Conversations => false,
+                ExportTable::Conversations => false, // kept; an erased owner is unset below
                 ExportTable::Participants => of_erased("user"),
                 ExportTable::Messages => {
                     let skip = of_erased("sender");
@@ -1273,6 +1325,11 @@ fn combine_jsonl(
             if skip_erased {
                 continue;
             }
+            let mut value = value;
+            if table == ExportTable::Conversations && value["owner"].as_str().is_some_and(|id| erased.contains(id)) {
+                value["owner"] = serde_json::Value::Null;
+            }
+            let line = value.to_string();
             if let Some(wanted) = conversation {
                 let keep = match table {
                     ExportTable::Users => true,

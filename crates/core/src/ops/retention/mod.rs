@@ -101,7 +101,16 @@ impl Retention<'_> {
         let planned = report::from_plan(ReportMode::Preview, &plan, self.settings, self.tz, now);
         self.audit(actor, now, "retention.start", &planned).await?;
 
-        let outcome = self.execute(&plan, &mut done, hooks).await?;
+        let outcome = match self.execute(&plan, &mut done, hooks).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // Record what the committed batches did before the error ends the run.
+                let report = report::from_done(&plan, &done, self.settings, self.tz, now, Outcome::Failed);
+                let _ = self.audit(actor, self.clock.now(), "retention.run", &report).await;
+                hooks.events.emit(Event::RetentionFinished { summary: format!("failed: {error}"), cancelled: false });
+                return Err(error);
+            }
+        };
         let mut report = report::from_done(&plan, &done, self.settings, self.tz, now, outcome);
         report.expires_at_updated = synced;
         report.stage_ms = std::mem::take(&mut done.stage_ms);

@@ -90,6 +90,8 @@ pub(crate) async fn build(
     for (policy, conversations) in store.policy_groups().await? {
         let parsed = match &policy {
             None => Ok(RetentionPolicy::Days(settings.default_days)),
+            // An empty policy is the default, as for NULL.
+            Some(text) if text.trim().is_empty() => Ok(RetentionPolicy::Days(settings.default_days)),
             Some(text) => text.parse::<RetentionPolicy>(),
         };
         match parsed {
@@ -203,7 +205,15 @@ pub(crate) async fn build(
     // Table rules.
     let mut planned_rules = Vec::new();
     for rule in rules::active_rules(store, config_rules).await? {
-        let checked = rules::check(store, &rule).await?;
+        // A rule that no longer fits the schema is reported and skipped; it never stops message retention.
+        let checked = match rules::check(store, &rule).await {
+            Ok(checked) => checked,
+            Err(crate::error::Error::InvalidInput(message)) => {
+                problems.push(format!("{message}; the rule was skipped"));
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
         let cutoff = rules::cutoff(&rule, now);
         let pending = store.rule_pending(&checked, &cutoff).await?;
         planned_rules.push(PlannedRule { checked, cutoff, pending });

@@ -29,6 +29,8 @@ pub enum Outcome {
     Completed,
     /// Stopped between batches; the next run carries on.
     Cancelled,
+    /// A batch failed; the batches before it are done, and the next run carries on.
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -51,8 +51,18 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, e: &LedgerEntry) -> Resul
         .rows_affected();
         return Ok(changed);
     }
-    // delete: their read receipts, the reads of their messages, replies unlinked, their
-    // messages, their participant rows, ownership, then the person.
+    // delete: holds on them end (the erasure happened after a release), then their read
+    // receipts, the reads of their messages, replies unlinked, their messages, their
+    // participant rows, ownership, then the person.
+    changed += sqlx::query(
+        "UPDATE legal_holds SET released_at = $2, release_reason = 'erased (erasure ledger replay)'
+         WHERE user_id = $1 AND released_at IS NULL",
+    )
+    .bind(user)
+    .bind(&e.erased_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     let statements = [
         "DELETE FROM message_reads WHERE user_id = $1",
         "DELETE FROM message_reads WHERE message_id IN (SELECT id FROM messages WHERE sender_id = $1)",
