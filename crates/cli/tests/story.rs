@@ -202,6 +202,13 @@ fn bad_input_gets_one_clear_line_and_a_failing_exit_code() {
         (&[], &["backup", "restore", "999", "--to", "x.db"], &["backup #999"]),
         (&[("CHATKEEP_BACKUP_PASSPHRASE", "")], &["backup", "snapshot"], &["passphrase is empty"]),
         (&[("CHAT_BACKUP_ENCRYPT", "true")], &["backup", "snapshot"], &["no passphrase", "CHATKEEP_BACKUP_PASSPHRASE"]),
+        (&[], &["export", "--from", "2026-02-01", "--to", "2026-01-01"], &["--to", "not after --from"]),
+        (
+            &[],
+            &["export", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "xls"],
+            &["\"xls\"", "csv, json, jsonl"],
+        ),
+        (&[], &["export", "--from", "2026-01-01", "--to", "2026-01-31", "--conversation", "c-404"], &["c-404"]),
     ];
     for (env, args, needles) in cases {
         let mut command = sandbox.command(args);
@@ -263,6 +270,7 @@ fn every_command_has_help() {
         vec!["backup", "restore", "--help"],
         vec!["backup", "prune", "--help"],
         vec!["backup", "save", "--help"],
+        vec!["export", "--help"],
     ] {
         let out = sandbox.ok(&args);
         assert!(out.contains("Usage:"), "{args:?} should print usage: {out}");
@@ -560,4 +568,28 @@ fn a_full_disk_fails_the_backup_cleanly() {
     let files: Vec<String> =
         std::fs::read_dir(&backups).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     assert!(files.is_empty(), "nothing half-written is left: {files:?}");
+}
+
+#[test]
+fn an_admin_exports_a_month_to_csv_json_and_jsonl() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["demo", "seed", "--conversations", "200", "--messages", "3000", "--months", "6"]);
+    let month = last_month();
+    let from = format!("{month}-01");
+    let to = format!("{month}-28");
+    for format in ["csv", "json", "jsonl"] {
+        let out = sandbox.path(&format!("export.{format}"));
+        let report =
+            sandbox.json(&["export", "--from", &from, "--to", &to, "--format", format, "--out", out.to_str().unwrap()]);
+        assert!(report["messages"].as_u64().unwrap() > 0, "{report}");
+        assert!(out.exists());
+    }
+    let messages = sandbox.path("export.jsonl");
+    let fresh = Sandbox::new();
+    let imported = fresh.json(&["import", messages.to_str().unwrap()]);
+    assert!(
+        imported["messages"]["inserted"].as_u64().unwrap() > 0,
+        "an export imports into another chatkeep: {imported}"
+    );
+    assert!(sqlite3(&sandbox.db(), "SELECT group_concat(DISTINCT action) FROM audit_log").contains("export.file"));
 }

@@ -71,7 +71,7 @@ pub async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<ExitCode> {
         let bar = Bar::new("export", ctx.json, false);
         let report = export(&store, &plan, ctx.config.timezone, Actor::Cli, &ctx.clock, &bar, &cancel).await;
         bar.finish();
-        Ok::<_, chatkeep_core::Error>(report?)
+        report
     }
     .await;
     store.close().await;
