@@ -23,6 +23,11 @@ impl Context {
         Ok(Store::open(&self.config.database_url).await?)
     }
 
+    /// Opens the database for a long streaming read that must stay small in memory.
+    pub async fn lean_store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open_with(&self.config.database_url, chatkeep_core::store::Memory::Lean).await?)
+    }
+
     /// Prints a value as pretty JSON on stdout.
     pub fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(value)?);

@@ -45,7 +45,7 @@ pub struct ExportArgs {
 }
 
 pub async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let store = ctx.store().await?;
+    let store = ctx.lean_store().await?;
     let request = ExportRequest {
         from: args.from,
         to: args.to,

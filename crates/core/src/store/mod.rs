@@ -20,6 +20,15 @@ pub enum Store {
     Sqlite(sqlx::SqlitePool),
 }
 
+/// How much memory the engine may use for caching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Memory {
+    /// Large page cache and a memory-mapped file: fastest for statistics and bulk work.
+    Fast,
+    /// Small page cache, no memory map: resident memory stays in the tens of MB.
+    Lean,
+}
+
 /// A write transaction. Public operations own it: they begin, pass `&mut Tx`
 /// to helpers, and commit (or drop it to roll back).
 #[derive(Debug)]
@@ -31,8 +40,14 @@ impl Store {
     /// Opens (creating if needed) the database a URL names and applies every
     /// pending migration.
     pub async fn open(url: &DatabaseUrl) -> Result<Store> {
+        Store::open_with(url, Memory::Fast).await
+    }
+
+    /// Opens with a memory profile: [`Memory::Lean`] for long streaming reads (exports)
+    /// that must stay small whatever the database size.
+    pub async fn open_with(url: &DatabaseUrl, memory: Memory) -> Result<Store> {
         match url {
-            DatabaseUrl::Sqlite(_) | DatabaseUrl::SqliteMemory => Ok(Store::Sqlite(sqlite::open(url).await?)),
+            DatabaseUrl::Sqlite(_) | DatabaseUrl::SqliteMemory => Ok(Store::Sqlite(sqlite::open(url, memory).await?)),
             DatabaseUrl::Postgres(_) => Err(Error::UnsupportedEngine(
                 "DATABASE_URL names a PostgreSQL server, but this chatkeep build supports only SQLite so far; \
                  use a sqlite:// URL"

@@ -298,6 +298,54 @@ fn pages(conversations: &[(i64, i64)]) -> Vec<Vec<i64>> {
     pages
 }
 
+/// One page of rows, fetched ahead of the writer.
+#[derive(Default)]
+struct Page {
+    rows: Vec<ExportConversation>,
+    messages: Vec<ExportMessage>,
+    records: String,
+    /// Messages the page covers (for progress).
+    size: u64,
+}
+
+/// Fetches pages on a task of its own, two ahead of the writer, so the database
+/// and the file writing use both cores. Dropping the receiver stops it.
+fn prefetch(
+    store: &Store,
+    plan: &ExportPlan,
+    pages: Vec<Vec<i64>>,
+    sizes: Vec<u64>,
+) -> tokio::sync::mpsc::Receiver<Result<Page>> {
+    let (send, receive) = tokio::sync::mpsc::channel(2);
+    let store = store.clone();
+    let scope = plan.scope.clone();
+    let (format, include_messages) = (plan.format, plan.include_messages);
+    tokio::spawn(async move {
+        for (ids, size) in pages.into_iter().zip(sizes) {
+            let page = async {
+                let mut page = Page { size, ..Page::default() };
+                if format == Format::Jsonl {
+                    page.records = store.export_records(&scope, &ids).await?;
+                } else {
+                    if format == Format::Json || !include_messages {
+                        page.rows = store.export_conversation_rows(&scope, &ids).await?;
+                    }
+                    if include_messages {
+                        page.messages = store.export_messages(&scope, &ids).await?;
+                    }
+                }
+                Ok(page)
+            }
+            .await;
+            let failed = page.is_err();
+            if send.send(page).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    receive
+}
+
 fn io(e: std::io::Error) -> Error {
     Error::io("cannot write the export file", e)
 }
@@ -316,6 +364,10 @@ async fn write_all(
     cancel: &Cancel,
 ) -> Result<bool> {
     let pages = pages(conversations);
+    let sizes: Vec<u64> = {
+        let count: std::collections::HashMap<i64, i64> = conversations.iter().copied().collect();
+        pages.iter().map(|p| p.iter().map(|id| count.get(id).copied().unwrap_or(0) as u64).sum()).collect()
+    };
     let mut done = 0u64;
     match plan.format {
         Format::Csv => {
@@ -328,13 +380,15 @@ async fn write_all(
             } else {
                 csv.write_record(CONVERSATION_COLUMNS).map_err(csv_error)?;
             }
-            for page in &pages {
+            let mut incoming = prefetch(store, plan, pages, sizes);
+            while let Some(page) = incoming.recv().await {
+                let page = page?;
                 if cancel.is_cancelled() {
                     return Ok(false);
                 }
                 if plan.include_messages {
-                    let messages = store.export_messages(&plan.scope, page).await?;
-                    for m in &messages {
+                    let messages = &page.messages;
+                    for m in messages {
                         let local = local_time(&m.created_at, tz);
                         let tokens = m.tokens_used.to_string();
                         csv.write_record([
@@ -358,7 +412,7 @@ async fn write_all(
                     }
                     done += messages.len() as u64;
                 } else {
-                    for c in store.export_conversation_rows(&plan.scope, page).await? {
+                    for c in &page.rows {
                         csv.write_record([
                             c.conversation.as_str(),
                             c.title.as_deref().unwrap_or(""),
@@ -398,15 +452,16 @@ async fn write_all(
             serde_json::to_writer(&mut *out, &meta).map_err(json_error)?;
             out.write_all(b",\"conversations\":[").map_err(io)?;
             let mut first = true;
-            for page in &pages {
+            let mut incoming = prefetch(store, plan, pages, sizes);
+            while let Some(page) = incoming.recv().await {
+                let page = page?;
                 if cancel.is_cancelled() {
                     return Ok(false);
                 }
-                let rows = store.export_conversation_rows(&plan.scope, page).await?;
-                let messages =
-                    if plan.include_messages { store.export_messages(&plan.scope, page).await? } else { Vec::new() };
+                let rows = &page.rows;
+                let messages = &page.messages;
                 let mut next = 0;
-                for c in &rows {
+                for c in rows {
                     let start = next;
                     while next < messages.len() && messages[next].conversation_id == c.conversation_id {
                         next += 1;
@@ -430,17 +485,17 @@ async fn write_all(
                 out.write_all(users.as_bytes()).map_err(io)?;
                 out.write_all(b"\n").map_err(io)?;
             }
-            for (page, ids) in pages.iter().enumerate() {
+            let mut incoming = prefetch(store, plan, pages, sizes);
+            while let Some(page) = incoming.recv().await {
+                let page = page?;
                 if cancel.is_cancelled() {
                     return Ok(false);
                 }
-                let lines = store.export_records(&plan.scope, ids).await?;
-                if !lines.is_empty() {
-                    out.write_all(lines.as_bytes()).map_err(io)?;
+                if !page.records.is_empty() {
+                    out.write_all(page.records.as_bytes()).map_err(io)?;
                     out.write_all(b"\n").map_err(io)?;
                 }
-                done =
-                    conversations.iter().take(pages[..=page].iter().map(Vec::len).sum()).map(|(_, n)| *n as u64).sum();
+                done += page.size;
                 progress.advance_to(done);
             }
         }

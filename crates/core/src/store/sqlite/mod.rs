@@ -29,7 +29,7 @@ const MAX_ROWS_PER_INSERT: usize = 2_000;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
-pub(super) async fn open(url: &DatabaseUrl) -> Result<SqlitePool> {
+pub(super) async fn open(url: &DatabaseUrl, memory: super::Memory) -> Result<SqlitePool> {
     let created = matches!(url, DatabaseUrl::Sqlite(path) if !path.exists());
     let (options, max_connections) = match url {
         DatabaseUrl::SqliteMemory => (SqliteConnectOptions::from_str("sqlite::memory:")?, 1),
@@ -47,10 +47,10 @@ pub(super) async fn open(url: &DatabaseUrl) -> Result<SqlitePool> {
         .busy_timeout(Duration::from_secs(15))
         .foreign_keys(true)
         .pragma("temp_store", "memory")
-        .pragma("cache_size", "-65536")
+        .pragma("cache_size", if memory == super::Memory::Fast { "-65536" } else { "-4096" })
         // Reads through a memory map skip copying pages into the cache: statistics over a
         // million rows take half the time. Writes still go through SQLite's pager.
-        .pragma("mmap_size", "268435456")
+        .pragma("mmap_size", if memory == super::Memory::Fast { "268435456" } else { "0" })
         .log_statements(tracing::log::LevelFilter::Off)
         .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(2));
 
