@@ -2,6 +2,8 @@
 //! rows in pages, in (conversation, created_at) order, built by the engine as
 //! one JSON value per page so that a million rows cross cheaply.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use super::{Store, sqlite};
@@ -21,24 +23,45 @@ pub struct ExportScope {
     pub include_expired: bool,
 }
 
-/// One message with its conversation's columns, as the engine returns it.
+/// One message with its conversation's columns, as the engine returns it
+/// (as a JSON array in this field order: keys would double the text to parse).
 #[derive(Debug, Clone, Deserialize)]
-pub struct ExportMessage {
+pub struct ExportMessage<'a> {
     pub conversation_id: i64,
-    pub conversation: String,
-    pub title: Option<String>,
-    pub kind: String,
-    pub id: String,
-    pub created_at: String,
-    pub sender: Option<String>,
-    pub sender_name: Option<String>,
-    pub role: String,
-    pub message_kind: String,
-    pub body: Option<String>,
+    #[serde(borrow)]
+    pub conversation: Cow<'a, str>,
+    #[serde(borrow)]
+    pub title: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub created_at: Cow<'a, str>,
+    #[serde(borrow)]
+    pub sender: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub sender_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub role: Cow<'a, str>,
+    #[serde(borrow)]
+    pub message_kind: Cow<'a, str>,
+    #[serde(borrow)]
+    pub body: Option<Cow<'a, str>>,
     pub tokens_used: i64,
-    pub reply_to: Option<String>,
+    #[serde(borrow)]
+    pub reply_to: Option<Cow<'a, str>>,
     pub pinned: bool,
-    pub expired_at: Option<String>,
+    #[serde(borrow)]
+    pub expired_at: Option<Cow<'a, str>>,
+}
+
+impl ExportMessage<'_> {
+    /// Reads a page returned by [`Store::export_messages`]; strings borrow from `json` where they can.
+    pub fn page(json: &str) -> crate::error::Result<Vec<ExportMessage<'_>>> {
+        serde_json::from_str(json)
+            .map_err(|e| crate::error::Error::invalid(format!("unexpected export page from the database: {e}")))
+    }
 }
 
 /// One conversation with its figures inside the range.
@@ -66,8 +89,9 @@ impl Store {
         }
     }
 
-    /// The range's messages of these conversations, in (conversation, created_at) order.
-    pub async fn export_messages(&self, scope: &ExportScope, conversations: &[i64]) -> Result<Vec<ExportMessage>> {
+    /// The range's messages of these conversations, in (conversation, created_at) order,
+    /// as one JSON value to read with [`ExportMessage::page`].
+    pub async fn export_messages(&self, scope: &ExportScope, conversations: &[i64]) -> Result<String> {
         match self {
             Store::Sqlite(pool) => sqlite::export::messages(pool, scope, conversations).await,
         }

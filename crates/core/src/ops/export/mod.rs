@@ -302,7 +302,8 @@ fn pages(conversations: &[(i64, i64)]) -> Vec<Vec<i64>> {
 #[derive(Default)]
 struct Page {
     rows: Vec<ExportConversation>,
-    messages: Vec<ExportMessage>,
+    /// The page's messages as JSON, read in the writer (strings borrow from it).
+    messages: String,
     records: String,
     /// Messages the page covers (for progress).
     size: u64,
@@ -387,21 +388,21 @@ async fn write_all(
                     return Ok(false);
                 }
                 if plan.include_messages {
-                    let messages = &page.messages;
-                    for m in messages {
+                    let messages = ExportMessage::page(&page.messages)?;
+                    for m in &messages {
                         let local = local_time(&m.created_at, tz);
                         let tokens = m.tokens_used.to_string();
                         csv.write_record([
-                            m.conversation.as_str(),
+                            m.conversation.as_ref(),
                             m.title.as_deref().unwrap_or(""),
-                            m.kind.as_str(),
-                            m.id.as_str(),
-                            m.created_at.as_str(),
+                            m.kind.as_ref(),
+                            m.id.as_ref(),
+                            m.created_at.as_ref(),
                             local.as_str(),
                             m.sender.as_deref().unwrap_or(""),
                             m.sender_name.as_deref().unwrap_or(""),
-                            m.role.as_str(),
-                            m.message_kind.as_str(),
+                            m.role.as_ref(),
+                            m.message_kind.as_ref(),
                             m.body.as_deref().unwrap_or(""),
                             tokens.as_str(),
                             m.reply_to.as_deref().unwrap_or(""),
@@ -459,7 +460,7 @@ async fn write_all(
                     return Ok(false);
                 }
                 let rows = &page.rows;
-                let messages = &page.messages;
+                let messages = if plan.include_messages { ExportMessage::page(&page.messages)? } else { Vec::new() };
                 let mut next = 0;
                 for c in rows {
                     let start = next;
@@ -539,8 +540,20 @@ pub const CONVERSATION_COLUMNS: [&str; 11] = [
 ];
 
 fn local_time(stored: &str, tz: Tz) -> String {
+    use chrono::{Datelike, Timelike};
     crate::time::from_db(stored)
-        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string())
+        .map(|t| {
+            let t = t.with_timezone(&tz);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
         .unwrap_or_default()
 }
 
@@ -588,7 +601,7 @@ struct JsonMessage<'a> {
 }
 
 impl<'a> JsonConversation<'a> {
-    fn new(c: &'a ExportConversation, messages: Option<&'a [ExportMessage]>) -> Self {
+    fn new(c: &'a ExportConversation, messages: Option<&'a [ExportMessage<'a>]>) -> Self {
         JsonConversation {
             id: &c.conversation,
             title: c.title.as_deref(),

@@ -2,7 +2,7 @@ use sqlx::SqlitePool;
 
 use super::retention::ids_json;
 use crate::error::{Error, Result};
-use crate::store::export::{ExportConversation, ExportMessage, ExportScope};
+use crate::store::export::{ExportConversation, ExportScope};
 
 /// Conditions on `m` (messages) and `c` (conversations) for a scope; binds $1 from, $2 to,
 /// $3 conversations JSON, $4 participant, $5 kinds JSON, $6 include expired.
@@ -36,9 +36,9 @@ fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
 pub(crate) async fn conversations(pool: &SqlitePool, scope: &ExportScope) -> Result<Vec<(i64, i64)>> {
     let sql = format!(
         "SELECT coalesce(json_group_array(json_array(id, n)), '[]') FROM (
-             SELECT c.id AS id, count(*) AS n
-             FROM messages m INDEXED BY messages_created JOIN conversations c ON c.id = m.conversation_id
-             WHERE {SCOPE} GROUP BY c.id ORDER BY c.id)"
+             SELECT m.conversation_id AS id, count(*) AS n
+             FROM messages m INDEXED BY messages_conversation_created JOIN conversations c ON c.id = m.conversation_id
+             WHERE {SCOPE} GROUP BY m.conversation_id ORDER BY m.conversation_id)"
     );
     let json: String = bind_scope!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), scope).fetch_one(pool).await?;
     parse(&json)
@@ -47,24 +47,19 @@ pub(crate) async fn conversations(pool: &SqlitePool, scope: &ExportScope) -> Res
 /// Restricts a page to `$7`, a JSON list of conversation ids.
 const PAGE: &str = "m.conversation_id IN (SELECT value FROM json_each($7))";
 
-pub(crate) async fn messages(pool: &SqlitePool, scope: &ExportScope, page: &[i64]) -> Result<Vec<ExportMessage>> {
+pub(crate) async fn messages(pool: &SqlitePool, scope: &ExportScope, page: &[i64]) -> Result<String> {
     let sql = format!(
-        "SELECT coalesce(json_group_array(json_object(
-                    'conversation_id', c.id, 'conversation', c.external_id, 'title', c.title, 'kind', c.kind,
-                    'id', m.external_id, 'created_at', m.created_at, 'sender', s.external_id,
-                    'sender_name', s.display_name, 'role', m.role, 'message_kind', m.kind, 'body', m.body,
-                    'tokens_used', m.tokens_used, 'reply_to', r.external_id,
-                    'pinned', CASE WHEN m.pinned THEN json('true') ELSE json('false') END,
-                    'expired_at', m.expired_at)), '[]')
+        "SELECT coalesce(json_group_array(json_array(
+                    c.id, c.external_id, c.title, c.kind, m.external_id, m.created_at, s.external_id,
+                    s.display_name, m.role, m.kind, m.body, m.tokens_used, r.external_id,
+                    CASE WHEN m.pinned THEN json('true') ELSE json('false') END, m.expired_at)), '[]')
          FROM (SELECT m.* FROM messages m INDEXED BY messages_conversation_created
                JOIN conversations c ON c.id = m.conversation_id
                WHERE {PAGE} AND {SCOPE} ORDER BY m.conversation_id, m.created_at, m.id) m
          JOIN conversations c ON c.id = m.conversation_id
          LEFT JOIN users s ON s.id = m.sender_id LEFT JOIN messages r ON r.id = m.reply_to_id"
     );
-    let json: String =
-        bind_scope!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), scope).bind(ids_json(page)).fetch_one(pool).await?;
-    parse(&json)
+    Ok(bind_scope!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), scope).bind(ids_json(page)).fetch_one(pool).await?)
 }
 
 pub(crate) async fn conversation_rows(
