@@ -579,3 +579,25 @@ async fn rules_naming_unknown_or_protected_things_are_refused_by_name() {
     assert_eq!(db.count("retention_rules").await, 0, "nothing refused was stored");
     let _: &Store = &db.store;
 }
+
+#[tokio::test]
+async fn an_expiry_batch_rechecks_the_policy_it_was_planned_under() {
+    use chatkeep_core::store::retention::PolicyCutoff;
+    let db = TestDb::new().await;
+    let clock = scene(&db).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM messages WHERE external_id = 'm-gone-1'")
+        .fetch_one(&mut db.raw().await)
+        .await
+        .unwrap();
+    let planned = [PolicyCutoff { policy: Some("3d".into()), cutoff: ago(&clock, 3) }];
+    // The admin sets the conversation to forever between the plan and the batch.
+    sqlx::query("UPDATE conversations SET retention_policy = 'forever' WHERE external_id = 'c-gone'")
+        .execute(&mut db.raw().await)
+        .await
+        .unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    let expired = tx.expire_messages(&[id], &ago(&clock, 0), &planned).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(expired.is_empty(), "the new policy wins over the plan");
+    assert!(messages(&db, "expired").await.is_empty());
+}

@@ -131,8 +131,9 @@ impl Store {
 }
 
 impl Tx {
-    pub async fn expire_messages(&mut self, ids: &[i64], now: &str) -> Result<Vec<i64>> {
-        in_tx!(self, expire_messages(ids, now))
+    /// Expires a batch; `cutoffs` are the day-count policies as planned (re-checked per message).
+    pub async fn expire_messages(&mut self, ids: &[i64], now: &str, cutoffs: &[PolicyCutoff]) -> Result<Vec<i64>> {
+        in_tx!(self, expire_messages(ids, now, cutoffs))
     }
 
     pub async fn expire_conversations(&mut self, ids: &[i64], now: &str) -> Result<Vec<i64>> {

@@ -198,7 +198,7 @@ impl Retention<'_> {
                 .run(items, async |tx: &mut Tx, chunk: &[Item]| {
                     let ids: Vec<i64> = chunk.iter().map(|i| i.id).collect();
                     match step {
-                        Step::ExpireMessages => tx.expire_messages(&ids, now).await.map(StepDone::Ids),
+                        Step::ExpireMessages => tx.expire_messages(&ids, now, &plan.cutoffs).await.map(StepDone::Ids),
                         Step::ExpireConversations => tx.expire_conversations(&ids, now).await.map(StepDone::Ids),
                         Step::PurgeMessages => tx.purge_messages(&ids, now, grace).await.map(StepDone::Messages),
                         Step::PurgeConversations => tx

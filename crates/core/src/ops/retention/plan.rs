@@ -46,6 +46,8 @@ pub(crate) struct PlannedRule {
 pub(crate) struct Plan {
     pub now: String,
     pub grace_cutoff: String,
+    /// The day-count policies and their cutoffs, re-checked by each expiry batch.
+    pub cutoffs: Vec<PolicyCutoff>,
     pub expire_messages: Vec<Item>,
     pub expire_conversations: Vec<Item>,
     pub purge_messages: Vec<Item>,
@@ -254,6 +256,7 @@ pub(crate) async fn build(
     Ok(Plan {
         now: now_db,
         grace_cutoff,
+        cutoffs,
         expire_messages,
         expire_conversations,
         purge_messages,

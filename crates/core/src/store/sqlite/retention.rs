@@ -244,13 +244,25 @@ pub(crate) async fn verified_archive_months(pool: &SqlitePool) -> Result<Vec<(i3
 
 // ---- writes: one batch each, inside the caller's short transaction ----
 
-pub(crate) async fn expire_messages(conn: &mut SqliteConnection, ids: &[i64], now: &str) -> Result<Vec<i64>> {
+/// Expires a batch, re-checking inside the transaction that each message is still
+/// live, unheld, and past its conversation's policy now (a policy changed during the
+/// run wins): older than its day-count cutoff, or read by everyone under `instant`.
+pub(crate) async fn expire_messages(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+    now: &str,
+    cutoffs: &[PolicyCutoff],
+) -> Result<Vec<i64>> {
     let sql = format!(
-        "SELECT json_group_array(m.id) FROM messages m
-         WHERE m.id IN (SELECT value FROM json_each($1)) AND m.expired_at IS NULL AND {}",
+        "SELECT json_group_array(m.id) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+         WHERE m.id IN (SELECT value FROM json_each($1)) AND m.expired_at IS NULL AND {}
+           AND (EXISTS (SELECT 1 FROM json_each($2) k
+                        WHERE (k.value ->> 0) IS c.retention_policy AND m.created_at < (k.value ->> 1))
+                OR (c.retention_policy = 'instant' AND {FULLY_READ}))",
         not_held("m.conversation_id")
     );
-    let ids = id_list(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ids_json(ids)), &mut *conn).await?;
+    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ids_json(ids)).bind(cutoffs_json(cutoffs));
+    let ids = id_list(query, &mut *conn).await?;
     sqlx::query("UPDATE messages SET expired_at = $2 WHERE id IN (SELECT value FROM json_each($1))")
         .bind(ids_json(&ids))
         .bind(now)
