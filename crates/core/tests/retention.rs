@@ -299,9 +299,11 @@ async fn purge_waits_for_a_verified_archive_of_the_month() {
 
     // A verified archive of November lets November go; May stays blocked.
     sqlx::query(
-        "INSERT INTO backups (kind, year, month, file_name, status, created_at)
-         VALUES ('archive', 2026, 11, 'chatkeep-archive-2026-11.tar.zst', 'verified', '2026-12-01T02:00:00.000Z'),
-                ('archive', 2026, 5, 'chatkeep-archive-2026-05.tar.zst', 'failed', '2026-06-01T02:00:00.000Z')",
+        "INSERT INTO backups (kind, year, month, range_start, range_end, file_name, status, created_at)
+         VALUES ('archive', 2026, 11, '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z',
+                 'chatkeep-archive-2026-11.tar.zst', 'verified', '2026-12-01T02:00:00.000Z'),
+                ('archive', 2026, 5, '2026-05-01T00:00:00.000Z', '2026-06-01T00:00:00.000Z',
+                 'chatkeep-archive-2026-05.tar.zst', 'failed', '2026-06-01T02:00:00.000Z')",
     )
     .execute(&mut db.raw().await)
     .await
@@ -600,4 +602,31 @@ async fn an_expiry_batch_rechecks_the_policy_it_was_planned_under() {
     tx.commit().await.unwrap();
     assert!(expired.is_empty(), "the new policy wins over the plan");
     assert!(messages(&db, "expired").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_purge_batch_rechecks_that_a_verified_archive_still_covers_its_rows() {
+    let db = TestDb::new().await;
+    let clock = scene(&db).await;
+    run(&db, &settings(), &clock).await;
+    clock.advance(Duration::days(8));
+    let id: i64 = sqlx::query_scalar("SELECT id FROM messages WHERE external_id = 'm-gone-1'")
+        .fetch_one(&mut db.raw().await)
+        .await
+        .unwrap();
+    // The November archive failed a re-verification after the plan was made.
+    sqlx::query(
+        "INSERT INTO backups (kind, year, month, range_start, range_end, file_name, status, created_at)
+         VALUES ('archive', 2026, 11, '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z', 'a.tar.zst', 'failed',
+                 '2026-12-01T02:00:00.000Z')",
+    )
+    .execute(&mut db.raw().await)
+    .await
+    .unwrap();
+    let now = ago(&clock, 0);
+    let mut tx = db.store.begin().await.unwrap();
+    let purged = tx.purge_messages(&[id], &now, &now, true).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(purged.ids.is_empty(), "no verified archive covers it any more");
+    assert!(messages(&db, "all").await.contains(&"m-gone-1".to_string()));
 }

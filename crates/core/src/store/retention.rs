@@ -114,9 +114,9 @@ impl Store {
         on_pool!(self, count_participants_of(conversations))
     }
 
-    /// (year, month) of every calendar month a verified monthly archive covers.
-    pub async fn verified_archive_months(&self) -> Result<Vec<(i32, u32)>> {
-        on_pool!(self, verified_archive_months())
+    /// `[start, end)` of every verified monthly archive, as stored.
+    pub async fn verified_archive_ranges(&self) -> Result<Vec<(String, String)>> {
+        on_pool!(self, verified_archive_ranges())
     }
 
     /// Expired messages in a restore scope, and the earliest expiry among them.
@@ -140,13 +140,26 @@ impl Tx {
         in_tx!(self, expire_conversations(ids, now))
     }
 
-    pub async fn purge_messages(&mut self, ids: &[i64], now: &str, grace_cutoff: &str) -> Result<PurgedMessages> {
-        in_tx!(self, purge_messages(ids, now, grace_cutoff))
+    /// Purges a batch; with `require_backup`, only rows a verified archive covers (re-checked here).
+    pub async fn purge_messages(
+        &mut self,
+        ids: &[i64],
+        now: &str,
+        grace_cutoff: &str,
+        require_backup: bool,
+    ) -> Result<PurgedMessages> {
+        in_tx!(self, purge_messages(ids, now, grace_cutoff, require_backup))
     }
 
     /// Returns the purged conversation ids and how many participant rows went with them.
-    pub async fn purge_conversations(&mut self, ids: &[i64], now: &str, grace_cutoff: &str) -> Result<(Vec<i64>, u64)> {
-        in_tx!(self, purge_conversations(ids, now, grace_cutoff))
+    pub async fn purge_conversations(
+        &mut self,
+        ids: &[i64],
+        now: &str,
+        grace_cutoff: &str,
+        require_backup: bool,
+    ) -> Result<(Vec<i64>, u64)> {
+        in_tx!(self, purge_conversations(ids, now, grace_cutoff, require_backup))
     }
 
     pub async fn archive_conversations(&mut self, ids: &[i64], now: &str) -> Result<Vec<i64>> {

@@ -183,6 +183,7 @@ impl Retention<'_> {
         };
         let now = plan.now.as_str();
         let grace = plan.grace_cutoff.as_str();
+        let require_backup = self.settings.require_verified_backup;
 
         let steps: [(&[Item], Step); 6] = [
             (&plan.expire_messages, Step::ExpireMessages),
@@ -200,9 +201,11 @@ impl Retention<'_> {
                     match step {
                         Step::ExpireMessages => tx.expire_messages(&ids, now, &plan.cutoffs).await.map(StepDone::Ids),
                         Step::ExpireConversations => tx.expire_conversations(&ids, now).await.map(StepDone::Ids),
-                        Step::PurgeMessages => tx.purge_messages(&ids, now, grace).await.map(StepDone::Messages),
+                        Step::PurgeMessages => {
+                            tx.purge_messages(&ids, now, grace, require_backup).await.map(StepDone::Messages)
+                        }
                         Step::PurgeConversations => tx
-                            .purge_conversations(&ids, now, grace)
+                            .purge_conversations(&ids, now, grace, require_backup)
                             .await
                             .map(|(ids, n)| StepDone::Conversations(ids, n)),
                         Step::Close | Step::Archive => tx.archive_conversations(&ids, now).await.map(StepDone::Ids),

@@ -130,17 +130,19 @@ pub(crate) async fn build(
     expire_messages.sort_unstable_by_key(|i| i.id);
 
     // Stage 2: expired -> purged, once past grace, in months a verified archive covers.
-    let verified: HashSet<Month> = if settings.require_verified_backup {
-        store.verified_archive_months().await?.into_iter().map(|(year, month)| Month { year, month }).collect()
-    } else {
-        HashSet::new()
+    // Coverage is by the instants an archive holds, not by its month label (a changed time
+    // zone moves month edges); purge batches check it again.
+    let ranges: Vec<(String, String)> =
+        if settings.require_verified_backup { store.verified_archive_ranges().await? } else { Vec::new() };
+    let covered = |created_at: &str| {
+        !settings.require_verified_backup
+            || ranges.iter().any(|(start, end)| created_at >= start.as_str() && created_at < end.as_str())
     };
-    let allowed = |month: Month| !settings.require_verified_backup || verified.contains(&month);
     let mut blocked_months: BTreeMap<Month, Blocked> = BTreeMap::new();
     let mut purge_messages = Vec::new();
     for candidate in keep_unheld(store.purgeable_messages(&now_db, &grace_cutoff).await?) {
         let item = item(&candidate);
-        if allowed(item.month) {
+        if covered(&candidate.created_at) {
             purge_messages.push(item);
         } else {
             blocked_months.entry(item.month).or_default().messages += 1;
@@ -171,7 +173,7 @@ pub(crate) async fn build(
         if purging_per_conversation.get(&candidate.id).copied().unwrap_or(0) != messages_left {
             continue; // Something in it stays (blocked, or live again).
         }
-        if allowed(item.month) {
+        if covered(&candidate.created_at) {
             purge_conversations.push(item);
         } else {
             blocked_months.entry(item.month).or_default().conversations += 1;

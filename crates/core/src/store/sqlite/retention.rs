@@ -233,13 +233,28 @@ pub(crate) async fn conversation_labels(pool: &SqlitePool, ids: &[i64]) -> Resul
         .collect())
 }
 
-pub(crate) async fn verified_archive_months(pool: &SqlitePool) -> Result<Vec<(i32, u32)>> {
-    Ok(sqlx::query_as(
-        "SELECT DISTINCT year, month FROM backups
-         WHERE kind = 'archive' AND status = 'verified' AND year IS NOT NULL AND month IS NOT NULL",
-    )
+/// `[start, end)` of every verified monthly archive, as stored.
+pub(crate) async fn verified_archive_ranges(pool: &SqlitePool) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT range_start, range_end FROM backups b WHERE {VERIFIED_ARCHIVE}"
+    )))
     .fetch_all(pool)
     .await?)
+}
+
+const VERIFIED_ARCHIVE: &str =
+    "b.kind = 'archive' AND b.status = 'verified' AND b.range_start IS NOT NULL AND b.range_end IS NOT NULL";
+
+/// True when a verified archive's range holds the instant `column` (checked inside each purge batch:
+/// an archive that failed verification since the plan stops the purge of its rows).
+fn covered(column: &str, required: bool) -> String {
+    if required {
+        format!(
+            "EXISTS (SELECT 1 FROM backups b WHERE {VERIFIED_ARCHIVE} AND {column} >= b.range_start AND {column} < b.range_end)"
+        )
+    } else {
+        "1".to_string()
+    }
 }
 
 // ---- writes: one batch each, inside the caller's short transaction ----
@@ -294,12 +309,14 @@ pub(crate) async fn purge_messages(
     ids: &[i64],
     now: &str,
     grace_cutoff: &str,
+    require_backup: bool,
 ) -> Result<PurgedMessages> {
     let sql = format!(
         "SELECT json_group_array(m.id) FROM messages m
          WHERE m.id IN (SELECT value FROM json_each($1))
-           AND m.expired_at IS NOT NULL AND m.expired_at < $2 AND m.expired_at <= $3 AND {}",
-        not_held("m.conversation_id")
+           AND m.expired_at IS NOT NULL AND m.expired_at < $2 AND m.expired_at <= $3 AND {} AND {}",
+        not_held("m.conversation_id"),
+        covered("m.created_at", require_backup)
     );
     let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ids_json(ids)).bind(now).bind(grace_cutoff);
     let ids = id_list(query, &mut *conn).await?;
@@ -335,13 +352,15 @@ pub(crate) async fn purge_conversations(
     ids: &[i64],
     now: &str,
     grace_cutoff: &str,
+    require_backup: bool,
 ) -> Result<(Vec<i64>, u64)> {
     let sql = format!(
         "SELECT json_group_array(c.id) FROM conversations c
          WHERE c.id IN (SELECT value FROM json_each($1))
-           AND c.expired_at IS NOT NULL AND c.expired_at < $2 AND c.expired_at <= $3 AND {}
+           AND c.expired_at IS NOT NULL AND c.expired_at < $2 AND c.expired_at <= $3 AND {} AND {}
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)",
-        not_held("c.id")
+        not_held("c.id"),
+        covered("c.created_at", require_backup)
     );
     let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(ids_json(ids)).bind(now).bind(grace_cutoff);
     let ids = id_list(query, &mut *conn).await?;
