@@ -480,3 +480,22 @@ async fn restores_never_bring_back_erased_owners_or_held_people_and_rearchiving_
     assert!(err.to_string().contains("existing archive is kept"), "{err}");
     assert!(file_of(&settings, &archive.file_name).exists());
 }
+
+#[tokio::test]
+async fn excluded_tables_leave_no_trace_in_the_snapshot_file() {
+    let (db, clock) = seeded().await;
+    sqlx::query("CREATE TABLE app_sessions (id INTEGER PRIMARY KEY, token TEXT); INSERT INTO app_sessions VALUES (1, 'secret-session-token-4711');")
+        .execute(&mut db.raw().await)
+        .await
+        .unwrap();
+    let settings = BackupSettings { exclude_tables: vec!["app_sessions".into()], ..settings(db.dir.path()) };
+    let row =
+        backups(&db, &settings, &clock, None).snapshot(true, Actor::Cli, &NoProgress, &Cancel::new()).await.unwrap();
+    let out = db.dir.path().join("out");
+    unpack(&file_of(&settings, &row.file_name), &out);
+    let copy = out.join("chatkeep.db");
+    assert_eq!(count(&copy, "SELECT count(*) FROM app_sessions"), 0);
+    let bytes = std::fs::read(&copy).unwrap();
+    let needle = b"secret-session-token-4711";
+    assert!(!bytes.windows(needle.len()).any(|w| w == needle), "the excluded rows are not in the file's free pages");
+}

@@ -47,6 +47,9 @@ pub(super) async fn open(url: &DatabaseUrl, memory: super::Memory) -> Result<Sql
         .busy_timeout(Duration::from_secs(15))
         .foreign_keys(true)
         .pragma("temp_store", "memory")
+        // Deleted rows (purges, erasures) are zeroed on the pages SQLite writes anyway,
+        // so "purged" does not linger in the file; FAST adds no extra I/O.
+        .pragma("secure_delete", "FAST")
         .pragma("cache_size", if memory == super::Memory::Fast { "-65536" } else { "-4096" })
         // Reads through a memory map skip copying pages into the cache: statistics over a
         // million rows take half the time. Writes still go through SQLite's pager.
