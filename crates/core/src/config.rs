@@ -441,7 +441,9 @@ impl Config {
             keep_weekly: resolver.resolve_required(&BACKUP_KEEP_WEEKLY, 0, |t| parse_days(t, 0, 520))?,
             keep_monthly: resolver.resolve_required(&BACKUP_KEEP_MONTHLY, 24, |t| parse_days(t, 1, 1_200))?,
             exclude_tables: resolver
-                .resolve(&BACKUP_EXCLUDE, Some(Vec::new()), parse_names, |v| v.join(","))?
+                .resolve(&BACKUP_EXCLUDE, Some(Vec::new()), parse_names, |v| {
+                    if v.is_empty() { "(none)".to_string() } else { v.join(",") }
+                })?
                 .unwrap_or_default(),
         };
 
