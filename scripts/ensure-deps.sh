@@ -3,7 +3,7 @@
 # Debian packages via apt, and the Rust toolchain's fmt and clippy components.
 set -euo pipefail
 
-packages=(build-essential pkg-config sqlite3 zstd tar age python3)
+packages=(build-essential pkg-config sqlite3 zstd tar age python3 jq poppler-utils qpdf)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

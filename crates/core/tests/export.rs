@@ -279,3 +279,51 @@ async fn bad_requests_are_refused_before_any_file_exists_and_cancel_leaves_nothi
     assert!(details.contains(&report.sha256) && details.contains("2026-10-24T22:00:00.000Z"), "{details}");
     assert!(audit::verify(&db.store).await.unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn a_pdf_gives_every_script_back_to_pdftotext_and_nothing_runs_off_the_page() {
+    let db = TestDb::new().await;
+    scene(&db).await;
+    let words = ["Größe", "Ελληνικά", "Кириллица", "العربية", "中文", "日本語"];
+    let long_body = format!("{} Schlusswort", "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(120));
+    let unbroken = "x".repeat(400);
+    load(
+        &db,
+        &[
+            json!({"type": "message", "id": "m-long", "conversation": "c-edges", "sender": "ana", "role": "user",
+                   "body": long_body, "created_at": "2026-10-25T15:00:00Z"}),
+            json!({"type": "message", "id": "m-unbroken", "conversation": "c-edges", "sender": "ana", "role": "user",
+                   "body": unbroken, "created_at": "2026-10-25T15:01:00Z"}),
+        ],
+    )
+    .await;
+    let path = run(&db, &request(&db, "pdf", "2026-10-25", "2026-10-25")).await;
+    let tool = |program: &str, args: &[&str]| {
+        let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program} is needed: {e}"));
+        assert!(out.status.success(), "{program}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    tool("qpdf", &["--check", path.to_str().unwrap()]);
+    let text = tool("pdftotext", &[path.to_str().unwrap(), "-"]);
+    for word in words {
+        assert!(text.contains(word), "pdftotext should find {word:?}");
+    }
+    assert!(text.contains("Chat export") && text.contains("Europe/Berlin"), "the cover page");
+    assert!(text.contains("Edges, and \"quotes\""), "the conversation's title");
+    assert!(text.contains("Schlusswort"), "a very long body is there to its last word");
+    let pages: usize = tool("pdfinfo", &[path.to_str().unwrap()])
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
+        .unwrap();
+    assert!(pages >= 3, "the long body splits across pages ({pages} pages)");
+    let squeezed = text.replace(' ', "");
+    assert!(squeezed.contains(&format!("1/{pages}")) && squeezed.contains(&format!("{pages}/{pages}")), "page numbers");
+
+    // Every word's box lies inside the page's right margin.
+    let boxes = tool("pdftotext", &["-bbox", path.to_str().unwrap(), "-"]);
+    let right_edge = 595.28 - 51.0 + 1.0;
+    for line in boxes.lines().filter(|l| l.contains("<word")) {
+        let x_max: f32 = line.split("xMax=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+        assert!(x_max <= right_edge, "a word runs off the page: {line}");
+    }
+}

@@ -25,6 +25,9 @@ use crate::store::export::{ExportConversation, ExportMessage, ExportScope};
 use crate::store::{Entity, Store};
 use crate::time::{parse_date_or_instant, start_of_day, to_db};
 
+mod pdf;
+pub use pdf::TEXT_WIDTH as PDF_TEXT_WIDTH;
+
 /// Messages per page fetched from the database (a page holds whole conversations).
 const PAGE_MESSAGES: i64 = 5_000;
 
@@ -110,9 +113,6 @@ pub struct ExportReport {
 /// Checks a request against the database before any file is created.
 pub async fn plan(store: &Store, request: &ExportRequest, tz: Tz, settings: &ExportSettings) -> Result<ExportPlan> {
     let format = Format::parse(&request.format)?;
-    if format == Format::Pdf {
-        return Err(Error::invalid("PDF export is not in this version of chatkeep yet; use csv, json or jsonl"));
-    }
     let from = parse_date_or_instant("--from", &request.from, tz).map_err(Error::invalid)?;
     let to = match NaiveDate::parse_from_str(request.to.trim(), "%Y-%m-%d") {
         // A date is included to its end: the range stops at the next local midnight.
@@ -328,7 +328,7 @@ fn prefetch(
                 if format == Format::Jsonl {
                     page.records = store.export_records(&scope, &ids).await?;
                 } else {
-                    if format == Format::Json || !include_messages {
+                    if matches!(format, Format::Json | Format::Pdf) || !include_messages {
                         page.rows = store.export_conversation_rows(&scope, &ids).await?;
                     }
                     if include_messages {
@@ -500,7 +500,73 @@ async fn write_all(
                 progress.advance_to(done);
             }
         }
-        Format::Pdf => unreachable!("refused when planning"),
+        Format::Pdf => {
+            use pdf::{Pdf, Style};
+            let mut doc = Pdf::new("chatkeep export")?;
+            doc.paragraph("Chat export", Style::Title, 0.0);
+            doc.gap(10.0);
+            let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+            let lines = [
+                format!("Range: {} to {} ({})", local(plan.from), local(plan.to), tz.name()),
+                format!("Conversations: {}", conversations.len()),
+                format!("Messages: {}", if plan.include_messages { total_messages } else { 0 }),
+                format!("Filters: {}", plan.filters),
+                format!("Generated: {} by chatkeep {}", to_db(clock.now()), crate::VERSION),
+            ];
+            for line in lines {
+                doc.paragraph(&line, Style::Body, 0.0);
+            }
+            let mut incoming = prefetch(store, plan, pages, sizes);
+            let mut first = true;
+            while let Some(page) = incoming.recv().await {
+                let page = page?;
+                if cancel.is_cancelled() {
+                    return Ok(false);
+                }
+                let messages = if plan.include_messages { ExportMessage::page(&page.messages)? } else { Vec::new() };
+                let mut next = 0;
+                for c in &page.rows {
+                    if first {
+                        doc.new_page();
+                        first = false;
+                    } else {
+                        doc.gap(14.0);
+                    }
+                    let title = c.title.as_deref().unwrap_or("(untitled)");
+                    doc.paragraph(&format!("{title} — {} ({})", c.conversation, c.kind), Style::Heading, 0.0);
+                    doc.paragraph(&format!("Participants: {}", c.participants.join(", ")), Style::Meta, 0.0);
+                    doc.paragraph(
+                        &format!(
+                            "{} {} in range, {} to {}",
+                            c.messages,
+                            if c.messages == 1 { "message" } else { "messages" },
+                            c.first_message_at.as_deref().unwrap_or("-"),
+                            c.last_message_at.as_deref().unwrap_or("-")
+                        ),
+                        Style::Meta,
+                        0.0,
+                    );
+                    let start = next;
+                    while next < messages.len() && messages[next].conversation_id == c.conversation_id {
+                        next += 1;
+                    }
+                    for m in &messages[start..next] {
+                        doc.gap(4.0);
+                        let sender = m.sender_name.as_deref().or(m.sender.as_deref()).unwrap_or("system");
+                        doc.paragraph(
+                            &format!("{}  {sender} ({})", local_time(&m.created_at, tz), m.role),
+                            Style::Meta,
+                            0.0,
+                        );
+                        doc.paragraph(m.body.as_deref().unwrap_or(""), Style::Body, 10.0);
+                    }
+                    done += if plan.include_messages { (next - start) as u64 } else { 1 };
+                }
+                progress.advance_to(done);
+            }
+            let bytes = doc.finish();
+            out.write_all(&bytes).map_err(io)?;
+        }
     }
     Ok(true)
 }
