@@ -54,7 +54,7 @@ enum Command {
     /// Demo data to try chatkeep on.
     #[command(subcommand)]
     Demo(commands::demo::DemoCommand),
-    /// Export a date range to CSV, JSON or JSONL.
+    /// Export a date range to CSV, JSON, JSONL or PDF.
     Export(commands::export::ExportArgs),
     /// Legal holds: what they cover is never expired or purged.
     #[command(subcommand)]

@@ -577,13 +577,14 @@ fn an_admin_exports_a_month_to_csv_json_and_jsonl() {
     let month = last_month();
     let from = format!("{month}-01");
     let to = format!("{month}-28");
-    for format in ["csv", "json", "jsonl"] {
+    for format in ["csv", "json", "jsonl", "pdf"] {
         let out = sandbox.path(&format!("export.{format}"));
         let report =
             sandbox.json(&["export", "--from", &from, "--to", &to, "--format", format, "--out", out.to_str().unwrap()]);
         assert!(report["messages"].as_u64().unwrap() > 0, "{report}");
         assert!(out.exists());
     }
+    assert!(std::fs::read(sandbox.path("export.pdf")).unwrap().starts_with(b"%PDF-"));
     let messages = sandbox.path("export.jsonl");
     let fresh = Sandbox::new();
     let imported = fresh.json(&["import", messages.to_str().unwrap()]);

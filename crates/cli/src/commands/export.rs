@@ -18,7 +18,7 @@ pub struct ExportArgs {
     /// Last day, included (YYYY-MM-DD), or an RFC 3339 instant (excluded).
     #[arg(long)]
     to: String,
-    /// csv, json or jsonl.
+    /// csv, json, jsonl or pdf.
     #[arg(long, default_value = "csv")]
     format: String,
     /// The file to write, or a folder (default: chat-export_FROM_TO.FORMAT here).
