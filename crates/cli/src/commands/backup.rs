@@ -125,28 +125,13 @@ async fn dispatch(ctx: &Context, backups: &Backups<'_>, command: BackupCommand) 
             }
         }
         BackupCommand::Verify(args) => {
-            let ids: Vec<i64> = match args.id {
-                Some(id) => vec![id],
-                None => backups
-                    .list()
-                    .await?
-                    .backups
-                    .iter()
-                    .filter(|b| b.file_present && b.backup.status != "in_progress" && b.backup.status != "failed")
-                    .map(|b| b.backup.id)
-                    .collect(),
-            };
-            let mut results = Vec::new();
-            let mut skipped = Vec::new();
-            let single = args.id.is_some();
-            for id in ids {
-                match backups.verify(id, Actor::Cli).await {
-                    Ok(result) => results.push(result),
-                    // An encrypted backup without the passphrase: say so and go on with the others.
-                    Err(chatkeep_core::Error::InvalidInput(message)) if !single => skipped.push((id, message)),
-                    Err(e) => return Err(e.into()),
+            let (results, skipped) = match args.id {
+                Some(id) => (vec![backups.verify(id, Actor::Cli).await?], Vec::new()),
+                None => {
+                    let all = backups.verify_all(Actor::Cli).await?;
+                    (all.results, all.skipped)
                 }
-            }
+            };
             for (id, message) in &skipped {
                 eprintln!("#{id} skipped: {message}");
             }

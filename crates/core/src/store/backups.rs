@@ -56,6 +56,26 @@ pub struct Finished<'a> {
     pub verified_at: Option<&'a str>,
 }
 
+impl<'a> Finished<'a> {
+    /// Failed, with the reason; nothing else changes.
+    pub fn failed(error: &'a str) -> Self {
+        Finished {
+            status: "failed",
+            size_bytes: None,
+            sha256: None,
+            row_counts: None,
+            manifest: None,
+            error: Some(error),
+            verified_at: None,
+        }
+    }
+
+    /// Verified again at `at` (clears an earlier error); nothing else changes.
+    pub fn reverified(at: &'a str) -> Self {
+        Finished { status: "verified", error: None, verified_at: Some(at), ..Finished::failed("") }
+    }
+}
+
 impl Store {
     pub async fn backups(&self) -> Result<Vec<BackupRow>> {
         match self {

@@ -133,6 +133,14 @@ pub struct Verified {
     pub row_counts: BTreeMap<String, u64>,
 }
 
+/// What [`Backups::verify_all`] found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifiedAll {
+    pub results: Vec<Verified>,
+    /// (backup id, why it could not be checked)
+    pub skipped: Vec<(i64, String)>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreReport {
     pub backup: i64,
@@ -205,15 +213,7 @@ impl<'a> Backups<'a> {
             let mut tx = self.store.begin().await?;
             tx.finish_backup(
                 row.id,
-                &Finished {
-                    status: "failed",
-                    size_bytes: None,
-                    sha256: None,
-                    row_counts: None,
-                    manifest: None,
-                    error: Some("interrupted: the process writing it stopped before it finished"),
-                    verified_at: None,
-                },
+                &Finished::failed("interrupted: the process writing it stopped before it finished"),
             )
             .await?;
             tx.commit().await?;
@@ -580,19 +580,7 @@ impl<'a> Backups<'a> {
 
     async fn fail(&self, id: i64, what: &str, message: &str, actor: Actor) -> Result<()> {
         let mut tx = self.store.begin().await?;
-        tx.finish_backup(
-            id,
-            &Finished {
-                status: "failed",
-                size_bytes: None,
-                sha256: None,
-                row_counts: None,
-                manifest: None,
-                error: Some(message),
-                verified_at: None,
-            },
-        )
-        .await?;
+        tx.finish_backup(id, &Finished::failed(message)).await?;
         audit::append(
             &mut tx,
             self.clock.now(),
@@ -698,38 +686,14 @@ impl<'a> Backups<'a> {
         let mut tx = self.store.begin().await?;
         let verified = match result {
             Ok(rows) => {
-                tx.finish_backup(
-                    id,
-                    &Finished {
-                        status: "verified",
-                        size_bytes: None,
-                        sha256: None,
-                        row_counts: None,
-                        manifest: None,
-                        error: None,
-                        verified_at: Some(&now),
-                    },
-                )
-                .await?;
+                tx.finish_backup(id, &Finished::reverified(&now)).await?;
                 Verified { id, file_name: row.file_name.clone(), ok: true, problems: Vec::new(), row_counts: rows }
             }
             // Without the passphrase nothing can be said about the file: not a failed backup.
             Err(Error::InvalidInput(message)) => return Err(Error::InvalidInput(message)),
             Err(error) => {
                 let message = error.to_string();
-                tx.finish_backup(
-                    id,
-                    &Finished {
-                        status: "failed",
-                        size_bytes: None,
-                        sha256: None,
-                        row_counts: None,
-                        manifest: None,
-                        error: Some(&message),
-                        verified_at: None,
-                    },
-                )
-                .await?;
+                tx.finish_backup(id, &Finished::failed(&message)).await?;
                 self.events.emit(Event::BackupFailed {
                     what: format!("verification of backup #{id}"),
                     error: message.clone(),
@@ -753,6 +717,24 @@ impl<'a> Backups<'a> {
         .await?;
         tx.commit().await?;
         Ok(verified)
+    }
+
+    /// Verifies every finished backup whose file is there. An encrypted one that
+    /// cannot be opened without the passphrase is skipped with the reason, not failed.
+    pub async fn verify_all(&self, actor: Actor) -> Result<VerifiedAll> {
+        let mut all = VerifiedAll::default();
+        for listed in self.list().await?.backups {
+            let row = &listed.backup;
+            if !listed.file_present || row.status == "in_progress" || row.status == "failed" {
+                continue;
+            }
+            match self.verify(row.id, actor).await {
+                Ok(result) => all.results.push(result),
+                Err(Error::InvalidInput(reason)) => all.skipped.push((row.id, reason)),
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(all)
     }
 
     /// Restores a backup into a new database file (never over an existing one),

@@ -274,22 +274,37 @@ impl Retention<'_> {
             Some((days, through)) if days == self.settings.default_days => through,
             _ => i64::MIN,
         };
-        let policies = self.policy_modifiers().await?;
         let (low, high) = self.store.message_id_bounds(None).await?;
-        let mut cursor = after.max(low);
+        self.recompute_expires_at(None, after.max(low), high, Some(hooks.cancel)).await
+    }
+
+    /// Recomputes `expires_at` for message ids in `(from, to]` (of one conversation, or all),
+    /// in batches that step aside for the chat service. For all messages, the progress is
+    /// saved after each batch so that an interrupted run resumes where it stopped.
+    async fn recompute_expires_at(
+        &self,
+        conversation: Option<i64>,
+        from: i64,
+        to: i64,
+        cancel: Option<&Cancel>,
+    ) -> Result<u64> {
+        let policies = self.policy_modifiers().await?;
         let step = i64::from(self.settings.batch_size) * SYNC_BATCH_FACTOR;
+        let mut cursor = from;
         let mut updated = 0;
         let mut watcher = self.store.watcher().await?;
-        while cursor < high {
-            if hooks.cancel.is_cancelled() {
+        while cursor < to {
+            if cancel.is_some_and(Cancel::is_cancelled) {
                 break;
             }
-            let upto = (cursor + step).min(high);
+            let upto = (cursor + step).min(to);
             let started = Instant::now();
             let mut tx = self.store.begin().await?;
-            updated += tx.set_expires_at(&policies, cursor, upto, None).await?;
-            let state = serde_json::json!([self.settings.default_days, upto]).to_string();
-            tx.set_setting(EXPIRES_SYNC_KEY, &state, self.clock.now()).await?;
+            updated += tx.set_expires_at(&policies, cursor, upto, conversation).await?;
+            if conversation.is_none() {
+                let state = serde_json::json!([self.settings.default_days, upto]).to_string();
+                tx.set_setting(EXPIRES_SYNC_KEY, &state, self.clock.now()).await?;
+            }
             tx.commit().await?;
             step_aside(&mut watcher, started.elapsed()).await?;
             cursor = upto;
@@ -331,22 +346,8 @@ impl Retention<'_> {
         .await?;
         tx.commit().await?;
 
-        let policies = self.policy_modifiers().await?;
         let (low, high) = self.store.message_id_bounds(Some(id)).await?;
-        let step = i64::from(self.settings.batch_size) * SYNC_BATCH_FACTOR;
-        let mut cursor = low;
-        let mut updated = 0;
-        let mut watcher = self.store.watcher().await?;
-        while cursor < high {
-            let upto = (cursor + step).min(high);
-            let started = Instant::now();
-            let mut tx = self.store.begin().await?;
-            updated += tx.set_expires_at(&policies, cursor, upto, Some(id)).await?;
-            tx.commit().await?;
-            step_aside(&mut watcher, started.elapsed()).await?;
-            cursor = upto;
-        }
-        Ok(updated)
+        self.recompute_expires_at(Some(id), low, high, None).await
     }
 
     /// `chatkeep retention restore`: brings expired rows back while they are in grace.

@@ -1,7 +1,7 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::retention::ids_json;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::backups::{BackupRow, ExportTable, Finished, NewBackup};
 
 const SELECT: &str = "SELECT id, kind, manual, range_start, range_end, year, month, file_name, size_bytes, sha256,
@@ -72,8 +72,7 @@ async fn id_list(pool: &SqlitePool, sql: &str, binds: &[&str]) -> Result<Vec<i64
     for b in binds {
         query = query.bind(b.to_string());
     }
-    let json = query.fetch_one(pool).await?;
-    serde_json::from_str(&json).map_err(|e| Error::invalid(format!("unexpected id list from SQLite: {e}")))
+    super::from_json(&query.fetch_one(pool).await?, "id list")
 }
 
 pub(crate) async fn message_ids_between(pool: &SqlitePool, start: &str, end: &str) -> Result<Vec<i64>> {
@@ -116,8 +115,7 @@ pub(crate) async fn referenced_users(pool: &SqlitePool, conversations: &[i64], m
     .bind(ids_json(messages))
     .fetch_one(pool)
     .await?;
-    let mut ids: Vec<i64> =
-        serde_json::from_str(&json).map_err(|e| Error::invalid(format!("unexpected id list from SQLite: {e}")))?;
+    let mut ids: Vec<i64> = super::from_json(&json, "id list")?;
     ids.sort_unstable();
     Ok(ids)
 }

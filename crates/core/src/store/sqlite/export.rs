@@ -1,7 +1,7 @@
 use sqlx::SqlitePool;
 
 use super::retention::ids_json;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::export::{ExportConversation, ExportScope};
 
 /// Conditions on `m` (messages) and `c` (conversations) for a scope; binds $1 from, $2 to,
@@ -30,7 +30,7 @@ macro_rules! bind_scope {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| Error::invalid(format!("unexpected export page from SQLite: {e}")))
+    super::from_json(json, "export page")
 }
 
 pub(crate) async fn conversations(pool: &SqlitePool, scope: &ExportScope) -> Result<Vec<(i64, i64)>> {

@@ -27,6 +27,12 @@ use crate::error::{Error, Result};
 /// for the widest table, and large enough that one statement carries a lot.
 const MAX_ROWS_PER_INSERT: usize = 2_000;
 
+/// Reads a value SQLite folded into one JSON text (`json_group_array(...)`): a page of rows
+/// crosses from the engine as one value instead of one message per row.
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| Error::invalid(format!("unexpected {what} from SQLite: {e}")))
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 pub(super) async fn open(url: &DatabaseUrl, memory: super::Memory) -> Result<SqlitePool> {

@@ -59,9 +59,7 @@ async fn id_list(
     query: sqlx::query::QueryScalar<'_, sqlx::Sqlite, String, sqlx::sqlite::SqliteArguments>,
     conn: &mut SqliteConnection,
 ) -> Result<Vec<i64>> {
-    let json: String = query.fetch_one(conn).await?;
-    serde_json::from_str(&json)
-        .map_err(|e| crate::error::Error::invalid(format!("unexpected id list from SQLite: {e}")))
+    super::from_json(&query.fetch_one(conn).await?, "id list")
 }
 
 type CandidateRow = (i64, i64, String);
@@ -73,9 +71,7 @@ async fn fetch_candidates(
     query: sqlx::query::QueryScalar<'_, sqlx::Sqlite, String, sqlx::sqlite::SqliteArguments>,
     pool: &SqlitePool,
 ) -> Result<Vec<Candidate>> {
-    let json: String = query.fetch_one(pool).await?;
-    let rows: Vec<CandidateRow> = serde_json::from_str(&json)
-        .map_err(|e| crate::error::Error::invalid(format!("unexpected candidate list from SQLite: {e}")))?;
+    let rows: Vec<CandidateRow> = super::from_json(&query.fetch_one(pool).await?, "candidate list")?;
     Ok(candidates(rows))
 }
 
