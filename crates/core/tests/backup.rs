@@ -103,6 +103,10 @@ async fn a_snapshot_opens_with_tar_zstd_and_sqlite3() {
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["kind"], "snapshot");
     assert_eq!(manifest["files"][0]["rows"]["messages"], 2_000);
+    // A second snapshot in the same second gets its own file, never the first one's.
+    let second = b.snapshot(true, Actor::Cli, &NoProgress, &Cancel::new()).await.unwrap();
+    assert_ne!(second.file_name, row.file_name);
+    assert!(b.verify(row.id, Actor::Cli).await.unwrap().ok, "the first snapshot is untouched");
     assert!(events.take().iter().any(|e| matches!(e, Event::BackupDone { .. })));
     // Nothing half-written is left beside it.
     let leftovers: Vec<String> = std::fs::read_dir(&settings.directory)

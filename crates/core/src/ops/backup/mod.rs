@@ -246,7 +246,7 @@ impl<'a> Backups<'a> {
             Error::invalid("this database has no file to snapshot (an in-memory database); use a sqlite:// file")
         })?;
         let now = crate::time::truncate_to_millis(self.clock.now());
-        let name = file_name(Kind::Snapshot, &now.format("%Y%m%dT%H%M%SZ").to_string(), self.encrypting());
+        let name = self.unused_name(Kind::Snapshot, &now.format("%Y%m%dT%H%M%SZ").to_string()).await?;
         let new = NewBackup {
             kind: "snapshot",
             manual,
@@ -436,6 +436,18 @@ impl<'a> Backups<'a> {
         Ok(row)
     }
 
+    /// A file name no backup in the folder or the catalog has yet (`-2`, `-3`... on a clash).
+    async fn unused_name(&self, kind: Kind, range: &str) -> Result<String> {
+        let taken: HashSet<String> = self.store.backups().await?.into_iter().map(|b| b.file_name).collect();
+        let mut name = file_name(kind, range, self.encrypting());
+        let mut n = 1;
+        while taken.contains(&name) || self.directory().join(&name).exists() {
+            n += 1;
+            name = file_name(kind, &format!("{range}-{n}"), self.encrypting());
+        }
+        Ok(name)
+    }
+
     fn encrypting(&self) -> bool {
         self.settings.encrypt
     }
@@ -472,6 +484,8 @@ impl<'a> Backups<'a> {
         let passphrase = if self.settings.encrypt { self.passphrase.cloned() } else { None };
         let cancel_flag = cancel.clone();
         let final_path = dir.join(&final_name);
+        // Only a monthly archive replaces a file of its name (its month's earlier archive).
+        let may_replace = kind == "archive";
         // Phases done (copy, write, read back), shown as progress while the blocking work runs.
         let phase = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let phase_in_work = phase.clone();
@@ -510,6 +524,13 @@ impl<'a> Backups<'a> {
                 });
                 match checked_copy.and(written) {
                     Ok((written, rows)) => {
+                        if !may_replace && final_path.exists() {
+                            let _ = std::fs::remove_file(&partial);
+                            return Err(Error::invalid(format!(
+                                "{} already exists; chatkeep never writes one backup over another",
+                                final_path.display()
+                            )));
+                        }
                         std::fs::rename(&partial, &final_path)
                             .map_err(|e| Error::io("cannot give the backup its final name", e))?;
                         sync_dir(&dir);
