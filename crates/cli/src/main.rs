@@ -70,12 +70,20 @@ enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Scheduled jobs: list, history, run now, pause and resume.
+    #[command(subcommand)]
+    Jobs(commands::jobs::JobsCommand),
+    /// Run the scheduler headless until SIGTERM or SIGINT (or once, with --once).
+    Daemon(commands::daemon::DaemonArgs),
+    /// GDPR requests: find a person, track requests and deadlines, export their data, erase them.
+    #[command(subcommand)]
+    Gdpr(commands::gdpr::GdprCommand),
 }
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, matches!(cli.command, Command::Daemon(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -110,6 +118,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention(command) => commands::retention::run(&ctx, command).await,
         Command::Stats => commands::stats::run(&ctx).await,
         Command::Audit(command) => commands::audit::run(&ctx, command).await,
+        Command::Jobs(command) => commands::jobs::run(&ctx, command).await,
+        Command::Daemon(args) => commands::daemon::run(&ctx, args).await,
+        Command::Gdpr(command) => commands::gdpr::run(&ctx, command).await,
     }
 }
 
@@ -126,9 +137,24 @@ fn restore_default_sigpipe() {
     }
 }
 
-fn init_logging(verbose: bool) {
-    let default = if verbose { "chatkeep=debug,chatkeep_core=debug,info" } else { "warn" };
+/// Logs go to stderr. The daemon logs what it does (info) by default, as
+/// `key=value` fields, or one JSON object per line with `CHATKEEP_LOG_FORMAT=json`.
+fn init_logging(verbose: bool, daemon: bool) {
+    let default = match (verbose, daemon) {
+        (true, _) => "chatkeep=debug,chatkeep_core=debug,info",
+        (false, true) => "info,sqlx=warn",
+        (false, false) => "warn",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHATKEEP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    if std::env::var("CHATKEEP_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }

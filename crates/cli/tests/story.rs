@@ -271,6 +271,23 @@ fn every_command_has_help() {
         vec!["backup", "prune", "--help"],
         vec!["backup", "save", "--help"],
         vec!["export", "--help"],
+        vec!["jobs", "--help"],
+        vec!["jobs", "list", "--help"],
+        vec!["jobs", "run", "--help"],
+        vec!["jobs", "history", "--help"],
+        vec!["jobs", "pause", "--help"],
+        vec!["jobs", "resume", "--help"],
+        vec!["daemon", "--help"],
+        vec!["gdpr", "--help"],
+        vec!["gdpr", "find", "--help"],
+        vec!["gdpr", "request", "new", "--help"],
+        vec!["gdpr", "request", "list", "--help"],
+        vec!["gdpr", "request", "show", "--help"],
+        vec!["gdpr", "request", "start", "--help"],
+        vec!["gdpr", "request", "extend", "--help"],
+        vec!["gdpr", "request", "reject", "--help"],
+        vec!["gdpr", "export", "--help"],
+        vec!["gdpr", "erase", "--help"],
     ] {
         let out = sandbox.ok(&args);
         assert!(out.contains("Usage:"), "{args:?} should print usage: {out}");
@@ -593,4 +610,270 @@ fn an_admin_exports_a_month_to_csv_json_and_jsonl() {
         "an export imports into another chatkeep: {imported}"
     );
     assert!(sqlite3(&sandbox.db(), "SELECT group_concat(DISTINCT action) FROM audit_log").contains("export.file"));
+}
+
+/// Collects the JSON bodies POSTed to it, answering 200; for webhook notifications.
+fn webhook_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((_, value)) =
+                        header.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                    {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                seen.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+            }
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn the_daemon_runs_its_schedule_stops_cleanly_and_catches_up_after_downtime() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["demo", "seed", "--conversations", "200", "--messages", "2000", "--months", "2"]);
+    let db = sandbox.db();
+    let (hook, bodies) = webhook_server();
+    let schedule = |command: &mut Command| {
+        command
+            .env("CHATKEEP_SCHEDULE_SNAPSHOT", "*/3 * * * * *")
+            .env("CHATKEEP_SCHEDULE_ARCHIVE", "off")
+            .env("CHATKEEP_SCHEDULE_RETENTION", "off")
+            .env("CHATKEEP_SCHEDULE_MAINTENANCE", "off")
+            .env("CHATKEEP_SCHEDULE_VERIFY", "off")
+            .env("CHATKEEP_SCHEDULE_GDPR", "off")
+            .env("CHATKEEP_WEBHOOK_URL", &hook);
+    };
+
+    let mut daemon = sandbox.command(&["daemon"]);
+    schedule(&mut daemon);
+    let child = daemon.stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sqlite3(&db, "SELECT count(*) FROM job_runs WHERE job = 'snapshot' AND status = 'ok'") == "0" {
+        assert!(std::time::Instant::now() < deadline, "no snapshot run was recorded within a minute");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "a clean exit on SIGTERM: {log}");
+    assert!(log.contains("SIGTERM") && log.contains("stopped cleanly"), "{log}");
+    assert!(log.contains("job started") && log.contains("job=\"snapshot\""), "structured log lines: {log}");
+    assert_eq!(sqlite3(&db, "SELECT count(*) FROM job_runs WHERE status = 'running'"), "0", "nothing left running");
+    assert_eq!(sqlite3(&db, "SELECT count(*) FROM job_leases"), "0", "leases released");
+
+    // Downtime: the history says the daemon last ran three days ago, with a daily 01:00 snapshot.
+    let shift = "strftime('%Y-%m-%dT%H:%M:%fZ', scheduled_for, '-3 days')";
+    sqlite3(&db, &format!("UPDATE job_runs SET scheduled_for = {shift} WHERE scheduled_for IS NOT NULL"));
+    sqlite3(&db, "UPDATE job_state SET watched_since = strftime('%Y-%m-%dT%H:%M:%fZ', watched_since, '-3 days')");
+    let before: i64 = sqlite3(&db, "SELECT max(id) FROM job_runs").parse().unwrap();
+    let mut once = sandbox.command(&["daemon", "--once"]);
+    schedule(&mut once);
+    once.env("CHATKEEP_SCHEDULE_SNAPSHOT", "0 1 * * *").env("CHATKEEP_SCHEDULER_LATE_MINUTES", "1");
+    let out = once.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let missed: i64 =
+        sqlite3(&db, "SELECT count(*) FROM job_runs WHERE job = 'snapshot' AND status = 'missed'").parse().unwrap();
+    assert!((2..=3).contains(&missed), "the daily 01:00 of the days it was down, recorded as missed: {missed}");
+    let ran = sqlite3(
+        &db,
+        &format!("SELECT trigger FROM job_runs WHERE id > {before} AND job = 'snapshot' AND status = 'ok'"),
+    );
+    // Caught up once (or, within a minute after 01:00, run on time; the older days stay missed).
+    assert!(ran == "catch_up" || ran == "schedule", "one run: {ran:?}");
+    let list = sandbox.run(&["jobs", "list"]);
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(list.contains(&format!("missed {missed} times in the last 7 days")), "{list}");
+    let notified = bodies.lock().unwrap().clone();
+    assert!(
+        notified.iter().any(|b| b["event"] == "job_missed" && b["job"] == "snapshot" && b["caught_up"] == true),
+        "the miss reached the webhook: {notified:?}"
+    );
+    assert!(notified.iter().any(|b| b["event"] == "backup_done"), "{notified:?}");
+
+    let history = sandbox.json(&["jobs", "history", "snapshot", "--limit", "3"]);
+    assert_eq!(history.as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn jobs_commands_name_the_job_and_the_fix() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&["jobs", "run", "backups"]);
+    assert!(!out.status.success());
+    let error = stderr(&out);
+    assert!(error.contains("unknown job \"backups\"") && error.contains("snapshot, archive, retention"), "{error}");
+    let out = sandbox.command(&["jobs", "list"]).env("CHATKEEP_SCHEDULE_VERIFY", "0 4 * * Sundays").output().unwrap();
+    assert!(!out.status.success());
+    let error = stderr(&out);
+    assert!(error.contains("CHATKEEP_SCHEDULE_VERIFY") && error.contains("cron expression"), "{error}");
+    sandbox.ok(&["jobs", "pause"]);
+    let list = sandbox.ok(&["jobs", "list"]);
+    assert!(list.contains("The whole schedule is PAUSED"), "{list}");
+    sandbox.ok(&["jobs", "resume"]);
+    let list = sandbox.json(&["jobs", "list"]);
+    assert_eq!(list["schedule_paused"], false);
+    assert_eq!(list["jobs"].as_array().unwrap().len(), 7);
+}
+
+/// Three people beside the demo data; two share an email address.
+const GDPR_PEOPLE: &str = r#"{"type":"user","id":"u-ana","display_name":"Anatolia Quixley","email":"Ana.Quixley@Example.org","phone":"+49 30 1234567","created_at":"2026-01-05T09:00:00Z"}
+{"type":"user","id":"u-ben","display_name":"Benedikt Zorander","email":"ben.zorander@example.org","created_at":"2026-02-01T09:00:00Z"}
+{"type":"user","id":"u-twin-1","display_name":"Twin One","email":"shared@example.org","created_at":"2026-02-01T09:00:00Z"}
+{"type":"user","id":"u-twin-2","display_name":"Twin Two","email":"shared@example.org","created_at":"2026-02-01T09:00:00Z"}
+{"type":"conversation","id":"c-ab","kind":"direct","created_at":"2026-10-01T08:00:00Z"}
+{"type":"participant","conversation":"c-ab","user":"u-ana","joined_at":"2026-10-01T08:00:00Z"}
+{"type":"participant","conversation":"c-ab","user":"u-ben","joined_at":"2026-10-01T08:00:00Z"}
+{"type":"message","id":"m-1","conversation":"c-ab","sender":"u-ana","role":"user","body":"Call me on +49 30 1234567","created_at":"2026-10-01T09:00:00Z"}
+{"type":"message","id":"m-2","conversation":"c-ab","sender":"u-ben","role":"user","body":"Zorander here, will do","created_at":"2026-10-01T09:05:00Z"}
+{"type":"read","message":"m-2","user":"u-ana","read_at":"2026-10-01T09:06:00Z"}
+"#;
+
+/// Reads an access export with Python's zipfile and checks the manifest's checksums.
+const READ_ACCESS_ZIP: &str = r#"
+import hashlib, json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+manifest = json.loads(z.read("manifest.json"))
+for f in manifest["files"]:
+    assert hashlib.sha256(z.read(f["name"])).hexdigest() == f["sha256"], f["name"]
+data = json.loads(z.read("data.json"))
+print(json.dumps({"names": z.namelist(), "email": data["person"]["email"], "messages": [m["body"] for m in data["messages"]]}))
+"#;
+
+#[test]
+fn an_admin_answers_access_and_erasure_requests_and_bad_input_changes_nothing() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.path("config/chatkeep")).unwrap();
+    std::fs::write(
+        sandbox.path("config/chatkeep/chatkeep.toml"),
+        "timezone = \"UTC\"\n[gdpr]\ndeadline_months = 1\nanonymize_bodies = \"keep\"\n",
+    )
+    .unwrap();
+    sandbox.ok(&["demo", "seed", "--conversations", "60", "--messages", "600", "--months", "2"]);
+    let people = sandbox.path("people.jsonl");
+    std::fs::write(&people, GDPR_PEOPLE).unwrap();
+    sandbox.ok(&["import", people.to_str().unwrap()]);
+    let config = sandbox.json(&["config", "show"]);
+    let keys: Vec<&str> = config["settings"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
+    assert!(keys.contains(&"gdpr.deadline_months") && keys.contains(&"gdpr.include_other_participants"), "{keys:?}");
+
+    // Find shows what matched and the counts before anything is done.
+    let found = sandbox.ok(&["gdpr", "find", "ANA.quixley@example.org"]);
+    assert!(found.contains("\"u-ana\" Anatolia Quixley") && found.contains("matched by email"), "{found}");
+    let found = sandbox.json(&["gdpr", "find", "+49 30 123 4567"]);
+    assert_eq!(found["person"]["external_id"], "u-ana");
+    assert_eq!(found["counts"]["messages"], 1);
+
+    // An access request received on 31 January is due on the last day of February.
+    let request = sandbox.json(&["gdpr", "request", "new", "access", "u-ana", "--received", "2026-01-31"]);
+    assert_eq!(request[0]["due_at"], "2026-02-28T23:59:59.999Z");
+    let id = request[0]["id"].to_string();
+    let listed = sandbox.ok(&["gdpr", "request", "list"]);
+    assert!(listed.contains("OVERDUE"), "{listed}");
+    let zip = sandbox.path("ana.zip");
+    let exported = sandbox.json(&["gdpr", "export", "--request", &id, "--out", zip.to_str().unwrap()]);
+    assert_eq!(exported["request"]["status"], "done");
+    let read = Command::new("python3").args(["-c", READ_ACCESS_ZIP, zip.to_str().unwrap()]).output().unwrap();
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let read: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(read["names"], serde_json::json!(["manifest.json", "data.json", "summary.html"]));
+    assert_eq!(read["email"], "Ana.Quixley@Example.org");
+    assert_eq!(read["messages"], serde_json::json!(["Call me on +49 30 1234567"]), "only her own message");
+    let db = sandbox.db();
+    let stored_sha = sqlite3(&db, &format!("SELECT artifact_sha256 FROM dsr_requests WHERE id = {id}"));
+    assert_eq!(stored_sha, exported["sha256"].as_str().unwrap());
+
+    // Bad input: one line, exit 2, and nothing changes.
+    sandbox.ok(&["hold", "add", "--user", "u-twin-1", "--reason", "case 7"]);
+    let state = || {
+        sqlite3(
+            &db,
+            "SELECT (SELECT count(*) FROM dsr_requests), (SELECT count(*) FROM audit_log), (SELECT count(*) FROM users),
+                    (SELECT count(*) FROM messages), (SELECT count(*) FROM erasure_ledger),
+                    (SELECT group_concat(status || due_at) FROM dsr_requests)",
+        )
+    };
+    let before = state();
+    let unwritable = sandbox.path("no/such/folder/x.zip");
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["gdpr", "find", "nobody@example.org"], &["no person matches \"nobody@example.org\"", "email:ADDRESS"]),
+        (&["gdpr", "request", "new", "access", "nobody@example.org"], &["no person matches"]),
+        (&["gdpr", "find", "shared@example.org"], &["ambiguous", "u-twin-1", "u-twin-2", "id:N or ext:ID"]),
+        (&["gdpr", "erase", "shared@example.org", "--strategy", "delete", "--yes"], &["ambiguous"]),
+        (
+            &["gdpr", "erase", "u-twin-1", "--strategy", "delete", "--yes"],
+            &["under legal hold", "hold #1 on user \"u-twin-1\" (case 7)", "chatkeep hold release"],
+        ),
+        (&["gdpr", "erase", "u-ben", "--strategy", "shred", "--yes"], &["\"shred\"", "delete, anonymize"]),
+        (&["gdpr", "export", "u-ana", "--out", unwritable.to_str().unwrap()], &["does not exist", "--out"]),
+        (&["gdpr", "export", "u-ana", "--out", zip.to_str().unwrap()], &["already exists"]),
+        (&["gdpr", "request", "extend", &id, "--reason", "busy"], &[&format!("request #{id} is already done")]),
+        (&["gdpr", "request", "reject", "99", "--reason", "x"], &["request #99", "not found"]),
+        (&["gdpr", "export", "--request", &id, "--out", "again.zip"], &["already done"]),
+        (&["gdpr", "erase", "u-ben", "--strategy", "delete"], &["needs confirmation", "--yes"]),
+    ];
+    for (args, needles) in cases {
+        let out = sandbox.command(args).stdin(std::process::Stdio::null()).output().unwrap();
+        let message = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2: {message}");
+        assert_eq!(message.lines().count(), 1, "one line: {message}");
+        for needle in *needles {
+            assert!(message.contains(needle), "{args:?}: {message:?} should mention {needle:?}");
+        }
+        assert_eq!(state(), before, "{args:?} changed nothing");
+    }
+    assert!(!unwritable.exists() && !sandbox.path("again.zip").exists());
+
+    // Erasure by request: Ben is deleted, with a certificate whose checks are all 0.
+    let request = sandbox.json(&["gdpr", "request", "new", "erasure", "ben.zorander@example.org"]);
+    let id = request[0]["id"].to_string();
+    let erased = sandbox.json(&["gdpr", "erase", "--request", &id, "--strategy", "delete", "--yes"]);
+    let checks = erased["certificate"]["checks"].as_array().unwrap();
+    assert!(checks.len() >= 10 && checks.iter().all(|c| c["result"] == 0), "{checks:?}");
+    assert_eq!(erased["request"]["status"], "done");
+    assert_eq!(sqlite3(&db, "SELECT count(*) FROM users WHERE external_id = 'u-ben'"), "0");
+    assert_eq!(sqlite3(&db, "SELECT count(*) FROM messages WHERE external_id = 'm-2'"), "0");
+    let shown = sandbox.ok(&["gdpr", "request", "show", &id]);
+    assert!(shown.contains("All checks are 0") && shown.contains("secure_delete = ON"), "{shown}");
+    let bytes = std::fs::read(&db).unwrap();
+    assert!(!bytes.windows(8).any(|w| w == b"Zorander"), "his name is not in the file's bytes");
+
+    // Anonymized by name, with the phone number in her message scrubbed.
+    let erased = sandbox.json(&["gdpr", "erase", "u-ana", "--strategy", "anonymize", "--yes"]);
+    assert_eq!(erased["certificate"]["scrubbed"]["phones"], 1);
+    assert_eq!(sqlite3(&db, "SELECT body FROM messages WHERE external_id = 'm-1'"), "Call me on [phone removed]");
+    let actions = sqlite3(
+        &db,
+        "SELECT group_concat(action, ' ') FROM (SELECT action FROM audit_log WHERE action LIKE 'gdpr.%' ORDER BY id)",
+    );
+    assert_eq!(
+        actions, "gdpr.request gdpr.export gdpr.request gdpr.erase gdpr.erase",
+        "an erasure by name records its request itself"
+    );
+    assert!(sandbox.ok(&["audit", "verify"]).contains("intact"));
+    assert_eq!(sqlite3(&db, "PRAGMA integrity_check"), "ok");
 }

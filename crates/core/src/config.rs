@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use crate::domain::gdpr::BodyMode;
 use crate::domain::rule::TableRule;
 
 /// Where a setting's effective value came from.
@@ -169,6 +170,91 @@ pub struct ExportSettings {
     pub max_range_days: u32,
 }
 
+/// What the scheduler does when a job's time passed while chatkeep was not running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatchUp {
+    /// Record the miss, notify, and run the job once now.
+    RunOnce,
+    /// Record the miss and notify; wait for the next scheduled time.
+    Skip,
+}
+
+impl fmt::Display for CatchUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CatchUp::RunOnce => "run_once",
+            CatchUp::Skip => "skip",
+        })
+    }
+}
+
+/// One job's schedule: a cron expression read in the configured time zone, or off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobSchedule {
+    /// `None` when the job is switched off (`"off"`).
+    pub cron: Option<String>,
+    pub catch_up: CatchUp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SchedulerSettings {
+    pub snapshot: JobSchedule,
+    pub archive: JobSchedule,
+    pub retention: JobSchedule,
+    pub maintenance: JobSchedule,
+    pub verify: JobSchedule,
+    pub gdpr: JobSchedule,
+    /// Attempts per run when a job fails for a passing reason (a busy database, an I/O hiccup).
+    pub max_attempts: u32,
+    /// The first retry's delay; each further retry waits twice as long, plus up to a quarter more at random.
+    pub retry_delay_seconds: u32,
+    /// A run that starts later than this after its time counts as missed (machine asleep, app closed).
+    pub late_minutes: u32,
+    /// How long a stopping daemon lets the current job finish its batch before it exits anyway.
+    pub stop_timeout_seconds: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotifySettings {
+    /// Write every notification to the log (stderr for the daemon).
+    pub log: bool,
+    /// A URL to POST each notification to as JSON (with a Slack-compatible `text`).
+    pub webhook_url: Option<String>,
+    /// Telegram Bot API: the bot's token (secret; never printed) and the chat to post to.
+    #[serde(skip)]
+    pub telegram_bot_token: Option<String>,
+    pub telegram_chat_id: Option<String>,
+    /// The Bot API's address (a proxy or a test server may stand in for it).
+    pub telegram_api_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GdprSettings {
+    /// Calendar months from receipt to a request's deadline (Art. 12(3): one month).
+    pub deadline_months: u32,
+    /// How many days ahead the "request due soon" notice looks.
+    pub due_soon_days: u32,
+    /// Access exports include the other participants' messages in the person's conversations.
+    pub include_other_participants: bool,
+    /// What `anonymize` does with the person's message bodies.
+    pub anonymize_bodies: BodyMode,
+    /// `anonymize` scrubs email addresses and phone numbers from the bodies it keeps.
+    pub scrub_bodies: bool,
+}
+
+impl Default for GdprSettings {
+    fn default() -> Self {
+        GdprSettings {
+            deadline_months: 1,
+            due_soon_days: 7,
+            include_other_participants: false,
+            anonymize_bodies: BodyMode::Keep,
+            scrub_bodies: true,
+        }
+    }
+}
+
 /// The effective configuration, with the origin of every value.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -177,6 +263,9 @@ pub struct Config {
     pub retention: RetentionSettings,
     pub backup: BackupSettings,
     pub export: ExportSettings,
+    pub scheduler: SchedulerSettings,
+    pub notify: NotifySettings,
+    pub gdpr: GdprSettings,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
     entries: Vec<SettingEntry>,
@@ -288,6 +377,96 @@ const EXPORT_MAX_DAYS: SettingSpec = SettingSpec {
     accepted: "a whole number of days from 1 to 36500",
 };
 
+const CRON_ACCEPTED: &str = "a cron expression read in the configured time zone: five fields (minute hour \
+day-of-month month day-of-week, such as \"0 1 * * *\"), or six with seconds first; or \"off\"";
+const CATCH_UP_ACCEPTED: &str = "run_once (run a missed job once when chatkeep starts) or skip";
+
+macro_rules! job_specs {
+    ($($cron:ident, $catch:ident, $job:literal, $env:literal;)*) => {
+        $(
+            const $cron: SettingSpec =
+                SettingSpec { key: concat!("scheduler.", $job), env: concat!("CHATKEEP_SCHEDULE_", $env), accepted: CRON_ACCEPTED };
+            const $catch: SettingSpec = SettingSpec {
+                key: concat!("scheduler.", $job, "_catch_up"),
+                env: concat!("CHATKEEP_SCHEDULE_", $env, "_CATCH_UP"),
+                accepted: CATCH_UP_ACCEPTED,
+            };
+        )*
+    };
+}
+
+job_specs! {
+    SCHEDULE_SNAPSHOT, CATCH_UP_SNAPSHOT, "snapshot", "SNAPSHOT";
+    SCHEDULE_ARCHIVE, CATCH_UP_ARCHIVE, "archive", "ARCHIVE";
+    SCHEDULE_RETENTION, CATCH_UP_RETENTION, "retention", "RETENTION";
+    SCHEDULE_MAINTENANCE, CATCH_UP_MAINTENANCE, "maintenance", "MAINTENANCE";
+    SCHEDULE_VERIFY, CATCH_UP_VERIFY, "verify", "VERIFY";
+    SCHEDULE_GDPR, CATCH_UP_GDPR, "gdpr", "GDPR";
+}
+
+const SCHEDULER_ATTEMPTS: SettingSpec = SettingSpec {
+    key: "scheduler.max_attempts",
+    env: "CHATKEEP_SCHEDULER_MAX_ATTEMPTS",
+    accepted: "a whole number of attempts from 1 to 10",
+};
+const SCHEDULER_RETRY_DELAY: SettingSpec = SettingSpec {
+    key: "scheduler.retry_delay_seconds",
+    env: "CHATKEEP_SCHEDULER_RETRY_DELAY_SECONDS",
+    accepted: "a whole number of seconds from 1 to 3600",
+};
+const SCHEDULER_LATE: SettingSpec = SettingSpec {
+    key: "scheduler.late_minutes",
+    env: "CHATKEEP_SCHEDULER_LATE_MINUTES",
+    accepted: "a whole number of minutes from 1 to 1440",
+};
+const SCHEDULER_STOP_TIMEOUT: SettingSpec = SettingSpec {
+    key: "scheduler.stop_timeout_seconds",
+    env: "CHATKEEP_SCHEDULER_STOP_TIMEOUT_SECONDS",
+    accepted: "a whole number of seconds from 1 to 3600",
+};
+
+const NOTIFY_LOG: SettingSpec =
+    SettingSpec { key: "notify.log", env: "CHATKEEP_NOTIFY_LOG", accepted: "true or false" };
+const NOTIFY_WEBHOOK: SettingSpec = SettingSpec {
+    key: "notify.webhook_url",
+    env: "CHATKEEP_WEBHOOK_URL",
+    accepted: "an http:// or https:// URL (a Slack incoming webhook, or any endpoint taking JSON)",
+};
+const NOTIFY_TELEGRAM_TOKEN: SettingSpec = SettingSpec {
+    key: "notify.telegram_bot_token",
+    env: "CHATKEEP_TELEGRAM_BOT_TOKEN",
+    accepted: "a Telegram bot token such as 123456:ABC-DEF (from @BotFather)",
+};
+const NOTIFY_TELEGRAM_CHAT: SettingSpec = SettingSpec {
+    key: "notify.telegram_chat_id",
+    env: "CHATKEEP_TELEGRAM_CHAT_ID",
+    accepted: "a Telegram chat id such as -1001234567890 or @channelname",
+};
+const NOTIFY_TELEGRAM_API: SettingSpec = SettingSpec {
+    key: "notify.telegram_api_url",
+    env: "CHATKEEP_TELEGRAM_API_URL",
+    accepted: "an http:// or https:// URL (default https://api.telegram.org)",
+};
+const GDPR_DEADLINE_MONTHS: SettingSpec = SettingSpec {
+    key: "gdpr.deadline_months",
+    env: "CHAT_GDPR_DEADLINE_MONTHS",
+    accepted: "a whole number of calendar months from 1 to 3",
+};
+const GDPR_DUE_SOON_DAYS: SettingSpec = SettingSpec {
+    key: "gdpr.due_soon_days",
+    env: "CHAT_GDPR_DUE_SOON_DAYS",
+    accepted: "a whole number of days from 0 to 90",
+};
+const GDPR_OTHERS: SettingSpec = SettingSpec {
+    key: "gdpr.include_other_participants",
+    env: "CHAT_GDPR_INCLUDE_OTHER_PARTICIPANTS",
+    accepted: "true or false",
+};
+const GDPR_BODIES: SettingSpec =
+    SettingSpec { key: "gdpr.anonymize_bodies", env: "CHAT_GDPR_ANONYMIZE_BODIES", accepted: "keep or redact" };
+const GDPR_SCRUB: SettingSpec =
+    SettingSpec { key: "gdpr.scrub_bodies", env: "CHAT_GDPR_SCRUB_BODIES", accepted: "true or false" };
+
 /// Every setting chatkeep reads, in the order `config show` prints them.
 const SETTINGS: &[&SettingSpec] = &[
     &DATABASE_URL,
@@ -310,6 +489,32 @@ const SETTINGS: &[&SettingSpec] = &[
     &BACKUP_KEEP_MONTHLY,
     &BACKUP_EXCLUDE,
     &EXPORT_MAX_DAYS,
+    &SCHEDULE_SNAPSHOT,
+    &CATCH_UP_SNAPSHOT,
+    &SCHEDULE_ARCHIVE,
+    &CATCH_UP_ARCHIVE,
+    &SCHEDULE_RETENTION,
+    &CATCH_UP_RETENTION,
+    &SCHEDULE_MAINTENANCE,
+    &CATCH_UP_MAINTENANCE,
+    &SCHEDULE_VERIFY,
+    &CATCH_UP_VERIFY,
+    &SCHEDULE_GDPR,
+    &CATCH_UP_GDPR,
+    &SCHEDULER_ATTEMPTS,
+    &SCHEDULER_RETRY_DELAY,
+    &SCHEDULER_LATE,
+    &SCHEDULER_STOP_TIMEOUT,
+    &NOTIFY_LOG,
+    &NOTIFY_WEBHOOK,
+    &NOTIFY_TELEGRAM_TOKEN,
+    &NOTIFY_TELEGRAM_CHAT,
+    &NOTIFY_TELEGRAM_API,
+    &GDPR_DEADLINE_MONTHS,
+    &GDPR_DUE_SOON_DAYS,
+    &GDPR_OTHERS,
+    &GDPR_BODIES,
+    &GDPR_SCRUB,
 ];
 
 /// Overrides given on the command line; they win over file and environment.
@@ -451,12 +656,192 @@ impl Config {
             max_range_days: resolver.resolve_required(&EXPORT_MAX_DAYS, 3_660, |t| parse_days(t, 1, 36_500))?,
         };
 
-        Ok(Config { database_url, timezone, retention, backup, export, file: file_path, entries: resolver.entries })
+        let scheduler = SchedulerSettings {
+            snapshot: resolver.job(&SCHEDULE_SNAPSHOT, &CATCH_UP_SNAPSHOT, "0 1 * * *")?,
+            archive: resolver.job(&SCHEDULE_ARCHIVE, &CATCH_UP_ARCHIVE, "0 2 1 * *")?,
+            retention: resolver.job(&SCHEDULE_RETENTION, &CATCH_UP_RETENTION, "0 3 * * *")?,
+            maintenance: resolver.job(&SCHEDULE_MAINTENANCE, &CATCH_UP_MAINTENANCE, "30 3 * * *")?,
+            verify: resolver.job(&SCHEDULE_VERIFY, &CATCH_UP_VERIFY, "0 4 * * 0")?,
+            gdpr: resolver.job(&SCHEDULE_GDPR, &CATCH_UP_GDPR, "0 8 * * *")?,
+            max_attempts: resolver.resolve_required(&SCHEDULER_ATTEMPTS, 3, |t| parse_days(t, 1, 10))?,
+            retry_delay_seconds: resolver.resolve_required(&SCHEDULER_RETRY_DELAY, 30, |t| parse_days(t, 1, 3_600))?,
+            late_minutes: resolver.resolve_required(&SCHEDULER_LATE, 15, |t| parse_days(t, 1, 1_440))?,
+            stop_timeout_seconds: resolver
+                .resolve_required(&SCHEDULER_STOP_TIMEOUT, 30, |t| parse_days(t, 1, 3_600))?,
+        };
+
+        let notify = NotifySettings {
+            log: resolver.resolve_required(&NOTIFY_LOG, true, parse_bool)?,
+            webhook_url: resolver.resolve(&NOTIFY_WEBHOOK, None, parse_http_url, Clone::clone)?,
+            telegram_bot_token: resolver
+                .resolve(&NOTIFY_TELEGRAM_TOKEN, None, parse_telegram_token, |_| "(set; not shown)".to_string())?,
+            telegram_chat_id: resolver.resolve(&NOTIFY_TELEGRAM_CHAT, None, parse_telegram_chat, Clone::clone)?,
+            telegram_api_url: resolver
+                .resolve(
+                    &NOTIFY_TELEGRAM_API,
+                    Some("https://api.telegram.org".to_string()),
+                    parse_http_url,
+                    Clone::clone,
+                )?
+                .unwrap_or_default(),
+        };
+        if notify.telegram_bot_token.is_some() != notify.telegram_chat_id.is_some() {
+            let (missing, present) = if notify.telegram_bot_token.is_some() {
+                (&NOTIFY_TELEGRAM_CHAT, &NOTIFY_TELEGRAM_TOKEN)
+            } else {
+                (&NOTIFY_TELEGRAM_TOKEN, &NOTIFY_TELEGRAM_CHAT)
+            };
+            return Err(ConfigError::Invalid {
+                key: missing.key.into(),
+                value: String::new(),
+                origin: Source::Default,
+                accepted: format!("{} (needed because {} is set)", missing.accepted, present.key),
+            });
+        }
+
+        let gdpr = GdprSettings {
+            deadline_months: resolver.resolve_required(&GDPR_DEADLINE_MONTHS, 1, |t| parse_days(t, 1, 3))?,
+            due_soon_days: resolver.resolve_required(&GDPR_DUE_SOON_DAYS, 7, |t| parse_days(t, 0, 90))?,
+            include_other_participants: resolver.resolve_required(&GDPR_OTHERS, false, parse_bool)?,
+            anonymize_bodies: resolver.resolve_required(&GDPR_BODIES, BodyMode::Keep, |t| BodyMode::parse(t).ok())?,
+            scrub_bodies: resolver.resolve_required(&GDPR_SCRUB, true, parse_bool)?,
+        };
+
+        Ok(Config {
+            database_url,
+            timezone,
+            retention,
+            backup,
+            export,
+            scheduler,
+            notify,
+            gdpr,
+            file: file_path,
+            entries: resolver.entries,
+        })
     }
 
     /// Each setting with its effective value and origin, in a stable order.
     pub fn entries(&self) -> &[SettingEntry] {
         &self.entries
+    }
+
+    /// The file read and every setting with its origin: what `config show --json` prints
+    /// and the desktop's settings page reads.
+    pub fn described(&self) -> serde_json::Value {
+        serde_json::json!({ "file": self.file, "settings": self.entries })
+    }
+
+    /// Writes settings into a `chatkeep.toml` (keeping its comments and layout) after
+    /// checking the result loads: a bad value is refused with the usual message and
+    /// the file is left as it was. A setting an environment variable overrides is
+    /// refused too, since writing it to the file would change nothing.
+    pub fn save_settings(file: &Path, values: &[(String, String)]) -> Result<Config, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        Config::save_settings_with(file, values, &env)
+    }
+
+    pub fn save_settings_with(
+        file: &Path,
+        values: &[(String, String)],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(ConfigError::Unreadable { path: file.to_path_buf(), reason: e.to_string() }),
+        };
+        let mut doc = text
+            .parse::<toml_edit::DocumentMut>()
+            .map_err(|e| ConfigError::Syntax { path: file.to_path_buf(), reason: e.message().to_string() })?;
+        for (key, value) in values {
+            let Some(spec) = SETTINGS.iter().find(|s| s.key == key.as_str()) else {
+                let accepted: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
+                return Err(ConfigError::UnknownKey {
+                    key: key.clone(),
+                    path: file.to_path_buf(),
+                    suggestion: None,
+                    accepted: accepted.join(", "),
+                });
+            };
+            if env(spec.env).is_some() {
+                return Err(ConfigError::Invalid {
+                    key: spec.key.into(),
+                    value: value.clone(),
+                    origin: Source::Env(spec.env.into()),
+                    accepted: format!(
+                        "a change in the environment variable {} instead: it overrides chatkeep.toml",
+                        spec.env
+                    ),
+                });
+            }
+            let item = toml_value(value);
+            match spec.key.split_once('.') {
+                Some((section, name)) => {
+                    if !doc.contains_table(section) {
+                        doc.insert(section, toml_edit::Item::Table(toml_edit::Table::new()));
+                    }
+                    doc[section][name] = item;
+                }
+                None => doc[spec.key] = item,
+            }
+        }
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ConfigError::Unreadable { path: dir.to_path_buf(), reason: e.to_string() })?;
+        }
+        let staged = file.with_extension("toml.saving");
+        let write_error = |e: std::io::Error| ConfigError::Unreadable { path: staged.clone(), reason: e.to_string() };
+        std::fs::write(&staged, doc.to_string()).map_err(write_error)?;
+        let checked = Config::resolve(ConfigInputs {
+            explicit_file: Some(&staged),
+            env,
+            overrides: Overrides::default(),
+            dirs: PlatformDirs::detect(),
+            system_timezone: iana_time_zone::get_timezone().ok(),
+        });
+        let config = match checked {
+            Ok(config) => config,
+            Err(error) => {
+                let _ = std::fs::remove_file(&staged);
+                return Err(error.with_path(&staged, file));
+            }
+        };
+        std::fs::rename(&staged, file)
+            .map_err(|e| ConfigError::Unreadable { path: file.to_path_buf(), reason: e.to_string() })?;
+        Config::load(Some(file), Overrides::default()).or(Ok(config))
+    }
+}
+
+/// A setting's text as the TOML type it reads most naturally as.
+fn toml_value(text: &str) -> toml_edit::Item {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<i64>() {
+        return toml_edit::value(n);
+    }
+    match text {
+        "true" => toml_edit::value(true),
+        "false" => toml_edit::value(false),
+        _ => toml_edit::value(text),
+    }
+}
+
+impl ConfigError {
+    /// The same error, naming `to` where it named `from` (a staged file by its real name).
+    fn with_path(self, from: &Path, to: &Path) -> ConfigError {
+        let swap = |p: PathBuf| if p == from { to.to_path_buf() } else { p };
+        match self {
+            ConfigError::Invalid { key, value, origin: Source::File(p), accepted } => {
+                ConfigError::Invalid { key, value, origin: Source::File(swap(p)), accepted }
+            }
+            ConfigError::UnknownKey { key, path, suggestion, accepted } => {
+                ConfigError::UnknownKey { key, path: swap(path), suggestion, accepted }
+            }
+            ConfigError::BadRule { path, reason } => ConfigError::BadRule { path: swap(path), reason },
+            ConfigError::Unreadable { path, reason } => ConfigError::Unreadable { path: swap(path), reason },
+            ConfigError::Syntax { path, reason } => ConfigError::Syntax { path: swap(path), reason },
+            other => other,
+        }
     }
 }
 
@@ -600,6 +985,24 @@ impl Resolver<'_> {
         Ok(rules)
     }
 
+    /// A job's cron expression (checked here, so a typo stops chatkeep at start) and its catch-up policy.
+    fn job(
+        &mut self,
+        cron: &'static SettingSpec,
+        catch_up: &'static SettingSpec,
+        default: &str,
+    ) -> Result<JobSchedule, ConfigError> {
+        let text = self.resolve(cron, Some(Some(default.to_string())), parse_cron, |c| {
+            c.clone().unwrap_or_else(|| "off".into())
+        })?;
+        let catch_up = self.resolve_required(catch_up, CatchUp::RunOnce, |t| match t.trim() {
+            "run_once" => Some(CatchUp::RunOnce),
+            "skip" => Some(CatchUp::Skip),
+            _ => None,
+        })?;
+        Ok(JobSchedule { cron: text.flatten(), catch_up })
+    }
+
     fn resolve_required<T: fmt::Display>(
         &mut self,
         spec: &'static SettingSpec,
@@ -657,6 +1060,38 @@ fn parse_names(text: &str) -> Option<Vec<String>> {
     let names: Vec<String> =
         text.split(',').map(|n| n.trim().trim_matches('"').to_string()).filter(|n| !n.is_empty()).collect();
     names.iter().all(|n| n.chars().all(|c| c.is_alphanumeric() || c == '_')).then_some(names)
+}
+
+/// A cron expression (`Some`), or `off` (`None`).
+fn parse_cron(text: &str) -> Option<Option<String>> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Some(None);
+    }
+    crate::scheduler::Schedule::check(text).ok().map(|()| Some(text.to_string()))
+}
+
+fn parse_http_url(text: &str) -> Option<String> {
+    let url = url::Url::parse(text.trim()).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some()).then(|| text.trim().to_string())
+}
+
+fn parse_telegram_token(text: &str) -> Option<String> {
+    let text = text.trim();
+    let (id, secret) = text.split_once(':')?;
+    let plausible = !id.is_empty()
+        && id.chars().all(|c| c.is_ascii_digit())
+        && !secret.is_empty()
+        && secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    plausible.then(|| text.to_string())
+}
+
+fn parse_telegram_chat(text: &str) -> Option<String> {
+    let text = text.trim();
+    let numeric = text.strip_prefix('-').unwrap_or(text);
+    let plausible = (!numeric.is_empty() && numeric.chars().all(|c| c.is_ascii_digit()))
+        || text.strip_prefix('@').is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || c == '_'));
+    plausible.then(|| text.to_string())
 }
 
 fn parse_email(text: &str) -> Option<String> {

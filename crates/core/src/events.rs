@@ -17,6 +17,13 @@ pub enum Event {
     BackupDone { kind: String, file: String, bytes: u64 },
     /// A backup, verification, restore or prune failed.
     BackupFailed { what: String, error: String },
+    /// A job's scheduled times passed without a run (chatkeep closed, the machine asleep).
+    /// `first` and `last` are local times; `caught_up` says whether it runs once now.
+    JobMissed { job: String, missed: u64, first: String, last: String, caught_up: bool },
+    /// A job failed for good, after `attempts` tries.
+    JobFailed { job: String, attempts: u32, error: String },
+    /// A GDPR request is due soon (or overdue).
+    RequestDue { request: i64, kind: String, due: String, overdue: bool },
 }
 
 impl std::fmt::Display for Event {
@@ -35,6 +42,22 @@ impl std::fmt::Display for Event {
                 write!(f, "{kind} backup done: {file} ({bytes} bytes, verified)")
             }
             Event::BackupFailed { what, error } => write!(f, "{what} failed: {error}"),
+            Event::JobMissed { job, missed, first, last, caught_up } => {
+                let when =
+                    if missed == &1 { format!("at {first}") } else { format!("{missed} times, {first} to {last}") };
+                let next = if *caught_up { "running it once now" } else { "waiting for its next time" };
+                write!(f, "job {job} missed its run {when} (chatkeep was not running); {next}")
+            }
+            Event::JobFailed { job, attempts: 1, error } => write!(f, "job {job} failed: {error}"),
+            Event::JobFailed { job, attempts, error } => {
+                write!(f, "job {job} failed after {attempts} attempts: {error}")
+            }
+            Event::RequestDue { request, kind, due, overdue: false } => {
+                write!(f, "GDPR {kind} request #{request} is due on {due}")
+            }
+            Event::RequestDue { request, kind, due, overdue: true } => {
+                write!(f, "GDPR {kind} request #{request} is overdue (it was due on {due})")
+            }
         }
     }
 }

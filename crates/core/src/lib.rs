@@ -8,7 +8,8 @@
 //! - [`store`]: the database engine seam (SQLite today; PostgreSQL slots in by URL scheme).
 //! - [`audit`]: the hash-chained audit log every operation appends to.
 //! - [`ops`]: the operations: import, demo data, statistics, legal holds, retention, and more to come.
-//! - [`events`]: what the core tells a shell to notify about.
+//! - [`events`]: what the core tells a shell to notify about; [`notify`]: where it goes (log, webhook).
+//! - [`scheduler`]: runs the jobs on their cron schedules, records every run, catches up missed ones.
 //! - [`domain`]: the nouns those operations share.
 
 pub mod audit;
@@ -17,10 +18,14 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod notify;
 pub mod ops;
+pub mod scheduler;
 pub mod store;
 pub mod time;
 
+/// The backup passphrase type, kept secret in memory.
+pub use age::secrecy::SecretString;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::Config;
 pub use error::{Error, Result};

@@ -296,7 +296,8 @@ async fn an_archive_merges_back_after_a_purge_and_the_erasure_ledger_holds() {
     .unwrap();
     assert_eq!(count(&db.path, in_month), 0, "August was purged: {left:?} {:?}", purge.blocked);
 
-    // A person erased after the archive was made.
+    // A person erased after the archive was made. The row is written as chatkeep wrote ledger
+    // rows before keyed hashes (the external id in clear): reading the ledger hashes it.
     let erased: String = sqlx::query_scalar(
         "SELECT u.external_id FROM users u JOIN messages m ON m.sender_id = u.id
          WHERE m.created_at >= '2026-08-01' AND m.created_at < '2026-09-01' LIMIT 1",
@@ -320,7 +321,8 @@ async fn an_archive_merges_back_after_a_purge_and_the_erasure_ledger_holds() {
         erased
     };
     sqlx::query(
-        "INSERT INTO erasure_ledger (user_external_id, strategy, erased_at) VALUES ($1, 'delete', '2026-11-22T00:00:00.000Z')",
+        "INSERT INTO erasure_ledger (subject_key, strategy, erased_at)
+         VALUES ('unkeyed:' || $1, 'delete', '2026-11-22T00:00:00.000Z')",
     )
     .bind(&erased)
     .execute(&mut db.raw().await)
@@ -451,11 +453,14 @@ async fn restores_never_bring_back_erased_owners_or_held_people_and_rearchiving_
     .unwrap();
     let archive = b.archive(month, true, Actor::Cli, &NoProgress, &Cancel::new()).await.unwrap();
     let snapshot = b.snapshot(true, Actor::Cli, &NoProgress, &Cancel::new()).await.unwrap();
-    sqlx::query("INSERT INTO erasure_ledger (user_external_id, strategy, erased_at) VALUES ($1, 'delete', '2026-11-22T00:00:00.000Z')")
-        .bind(&owner)
-        .execute(&mut db.raw().await)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO erasure_ledger (subject_key, strategy, erased_at)
+         VALUES ('unkeyed:' || $1, 'delete', '2026-11-22T00:00:00.000Z')",
+    )
+    .bind(&owner)
+    .execute(&mut db.raw().await)
+    .await
+    .unwrap();
 
     for (id, name) in [(archive.id, "from-archive.db"), (snapshot.id, "from-snapshot.db")] {
         let to = db.dir.path().join(name);

@@ -230,3 +230,31 @@ fn bad_table_rules_in_the_file_say_which_rule_and_why() {
     let error = Setup::new().env("CHAT_RETENTION_BATCH_SIZE", "5").error();
     assert!(error.contains("CHAT_RETENTION_BATCH_SIZE") && error.contains("from 10"), "{error}");
 }
+
+#[test]
+fn gdpr_settings_come_from_the_gdpr_table_and_the_environment() {
+    use chatkeep_core::domain::gdpr::BodyMode;
+    let config = Setup::new().load().unwrap();
+    assert_eq!(config.gdpr.deadline_months, 1, "one calendar month by default");
+    assert_eq!(config.gdpr.due_soon_days, 7);
+    assert!(!config.gdpr.include_other_participants, "others' messages are their data");
+    assert_eq!(config.gdpr.anonymize_bodies, BodyMode::Keep);
+    assert!(config.gdpr.scrub_bodies);
+
+    let setup = Setup::new()
+        .file("[gdpr]\ndeadline_months = 2\ninclude_other_participants = true\nanonymize_bodies = \"redact\"\n")
+        .env("CHAT_GDPR_SCRUB_BODIES", "false");
+    let config = setup.load().unwrap();
+    assert_eq!(config.gdpr.deadline_months, 2);
+    assert!(config.gdpr.include_other_participants);
+    assert_eq!(config.gdpr.anonymize_bodies, BodyMode::Redact);
+    assert!(!config.gdpr.scrub_bodies);
+    assert_eq!(source_of(&config, "gdpr.scrub_bodies"), Source::Env("CHAT_GDPR_SCRUB_BODIES".into()));
+
+    let error = Setup::new().file("[gdpr]\nanonymize_bodies = \"shred\"\n").error();
+    assert!(error.contains("gdpr.anonymize_bodies") && error.contains("keep or redact"), "{error}");
+    let error = Setup::new().env("CHAT_GDPR_DEADLINE_MONTHS", "4").error();
+    assert!(error.contains("CHAT_GDPR_DEADLINE_MONTHS") && error.contains("from 1 to 3"), "{error}");
+    let error = Setup::new().file("[gdpr]\ndeadline_days = 30\n").error();
+    assert!(error.contains("gdpr.deadline_days") && error.contains("did you mean `gdpr.deadline_months`"), "{error}");
+}

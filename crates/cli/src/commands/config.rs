@@ -17,10 +17,7 @@ pub fn run(ctx: &Context, command: ConfigCommand) -> anyhow::Result<ExitCode> {
     match command {
         ConfigCommand::Show => {
             if ctx.json {
-                ctx.print_json(&serde_json::json!({
-                    "file": config.file,
-                    "settings": config.entries(),
-                }))?;
+                ctx.print_json(&config.described())?;
             } else {
                 match &config.file {
                     Some(file) => println!("Config file: {}\n", file.display()),

@@ -3,10 +3,13 @@
 pub mod audit;
 pub mod backup;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod export;
+pub mod gdpr;
 pub mod hold;
 pub mod import;
+pub mod jobs;
 pub mod retention;
 pub mod stats;
 

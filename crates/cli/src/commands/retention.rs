@@ -7,7 +7,7 @@ use chatkeep_core::events::NoEvents;
 use chatkeep_core::ops::Cancel;
 use chatkeep_core::ops::retention::{
     Outcome, ReportMode, RestoreReport, Retention, RetentionReport, RunHooks, add_rule, list_rules, parse_since,
-    remove_rule,
+    policy_groups, remove_rule,
 };
 use clap::{ArgGroup, Args, Subcommand};
 
@@ -152,21 +152,17 @@ async fn dispatch(ctx: &Context, store: &chatkeep_core::Store, command: Retentio
             }
         }
         RetentionCommand::Policy(PolicyCommand::List) => {
-            let groups = store.policy_groups().await?;
+            let groups = policy_groups(store).await?;
             if ctx.json {
-                let rows: Vec<_> = groups
-                    .iter()
-                    .map(|(policy, n)| serde_json::json!({"policy": policy, "conversations": n}))
-                    .collect();
-                ctx.print_json(&rows)?;
+                ctx.print_json(&groups)?;
             } else {
-                for (policy, n) in groups {
-                    let name = match policy {
+                for group in groups {
+                    let name = match group.policy {
                         None => format!("default ({}d)", settings.default_days),
                         Some(text) if text.parse::<RetentionPolicy>().is_err() => format!("{text:?} (not valid: kept)"),
                         Some(text) => text,
                     };
-                    println!("{:>12}  {name}", thousands(n));
+                    println!("{:>12}  {name}", thousands(group.conversations));
                 }
             }
         }

@@ -1,8 +1,9 @@
 //! The nouns chatkeep works with: the chat data it governs ([`chat`]), the
 //! canonical JSONL records it reads and writes ([`record`]), retention
-//! policies ([`policy`]), and who acted ([`Actor`]).
+//! policies ([`policy`]), data-subject requests ([`gdpr`]), and who acted ([`Actor`]).
 
 pub mod chat;
+pub mod gdpr;
 pub mod hold;
 pub mod policy;
 pub mod record;

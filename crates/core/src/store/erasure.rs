@@ -1,30 +1,45 @@
-//! The erasure ledger: who was erased and how, re-applied after every restore.
+//! The erasure ledger: a marker per erased person (a keyed hash, never a clear identifier)
+//! and how they were erased, re-applied after every restore.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Store, Tx, sqlite};
+use crate::domain::gdpr::{BodyMode, ErasureStrategy};
 use crate::error::Result;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     pub id: i64,
     pub request_id: Option<i64>,
-    pub user_external_id: String,
-    /// `delete` or `anonymize`.
-    pub strategy: String,
+    /// HMAC-SHA256 of the person's external id under this database's ledger key, in hex.
+    /// Rows from before keyed hashes read `unkeyed:<external id>` until chatkeep rehashes them.
+    pub subject_key: String,
+    pub strategy: ErasureStrategy,
+    /// `anonymize`: the pseudonym the person's row carries.
     pub pseudonym: Option<String>,
+    /// `anonymize`: what happened to their message bodies.
+    pub bodies: Option<BodyMode>,
+    /// `anonymize`: whether email addresses and phone numbers in their bodies were scrubbed.
+    pub scrub: bool,
     pub erased_at: String,
 }
 
 impl Store {
+    /// Every ledger entry, oldest first.
     pub async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>> {
         match self {
-            Store::Sqlite(pool) => sqlite::erasure::list(pool).await,
+            Store::Sqlite(pool) => sqlite::erasure::list(&mut *pool.acquire().await?).await,
         }
     }
 }
 
 impl Tx {
+    pub async fn erasure_ledger(&mut self) -> Result<Vec<LedgerEntry>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::erasure::list(tx).await,
+        }
+    }
+
     /// Records a ledger entry (keeping its id) unless one with that id is there.
     pub async fn copy_ledger_entry(&mut self, entry: &LedgerEntry) -> Result<()> {
         match self {
@@ -32,10 +47,23 @@ impl Tx {
         }
     }
 
-    /// Applies one erasure to whatever rows of that person exist; returns the rows changed.
-    pub async fn apply_erasure(&mut self, entry: &LedgerEntry) -> Result<u64> {
+    /// Adds an entry (its `id` is ignored); returns the new id.
+    pub async fn insert_ledger_entry(&mut self, entry: &LedgerEntry) -> Result<i64> {
         match self {
-            Tx::Sqlite(tx) => sqlite::erasure::apply(tx, entry).await,
+            Tx::Sqlite(tx) => sqlite::erasure::insert(tx, entry).await,
+        }
+    }
+
+    pub async fn set_ledger_subject_key(&mut self, id: i64, subject_key: &str) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::erasure::set_subject_key(tx, id, subject_key).await,
+        }
+    }
+
+    /// (id, external id) of every user: a replay recognises erased people among them.
+    pub async fn user_external_ids(&mut self) -> Result<Vec<(i64, String)>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::erasure::user_external_ids(tx).await,
         }
     }
 }

@@ -786,7 +786,7 @@ impl<'a> Backups<'a> {
         let extracted = tokio::task::spawn_blocking(move || extract(&path, passphrase.as_ref(), &scratch_path))
             .await
             .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
-        let ledger = self.store.erasure_ledger().await?;
+        let ledger = crate::ops::gdpr::load_ledger(self.store, self.clock).await?;
         // Everything happens in the scratch folder; the finished database is renamed into place last,
         // so a failure or a kill never leaves a file at `to` that still holds erased people.
         let staged = scratch.path().join("restored.db");
@@ -798,7 +798,7 @@ impl<'a> Backups<'a> {
                 (None, rows)
             }
             Kind::Archive => {
-                let combined = combine_jsonl(scratch.path(), &extracted, None, &deleted_people(&ledger))?;
+                let combined = combine_jsonl(scratch.path(), &extracted, None, &ledger)?;
                 let target = Store::open(&crate::config::DatabaseUrl::Sqlite(staged.clone())).await?;
                 let options =
                     ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
@@ -808,7 +808,9 @@ impl<'a> Backups<'a> {
             }
         };
         let target = Store::open(&crate::config::DatabaseUrl::Sqlite(staged.clone())).await?;
-        let replayed = crate::ops::gdpr::reapply_erasure_ledger(&target, &ledger, actor, self.clock).await;
+        let replayed =
+            crate::ops::gdpr::reapply_erasure_ledger(&target, &ledger, extracted.ledger_position, actor, self.clock)
+                .await;
         target.close().await;
         let (erased_again, _) = replayed?;
         restrict(&staged);
@@ -846,8 +848,8 @@ impl<'a> Backups<'a> {
         let extracted = tokio::task::spawn_blocking(move || extract(&path, passphrase.as_ref(), &scratch_path))
             .await
             .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
-        let ledger = self.store.erasure_ledger().await?;
-        let combined = combine_jsonl(scratch.path(), &extracted, conversation, &deleted_people(&ledger))?;
+        let ledger = crate::ops::gdpr::load_ledger(self.store, self.clock).await?;
+        let combined = combine_jsonl(scratch.path(), &extracted, conversation, &ledger)?;
         let options = ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
         let report = import_jsonl_with(self.store, &combined, options, actor, self.clock, progress).await?;
         if let Some(conversation) = conversation
@@ -855,9 +857,11 @@ impl<'a> Backups<'a> {
         {
             return Err(Error::NotFound(format!("conversation {conversation:?} in backup #{id}")));
         }
-        let ledger = self.store.erasure_ledger().await?;
+        // Erasures since the backup: the merge may have brought their rows back.
+        let ledger = crate::ops::gdpr::load_ledger(self.store, self.clock).await?;
         let (erased_again, _) =
-            crate::ops::gdpr::reapply_erasure_ledger(self.store, &ledger, actor, self.clock).await?;
+            crate::ops::gdpr::reapply_erasure_ledger(self.store, &ledger, extracted.ledger_position, actor, self.clock)
+                .await?;
         self.audit_restore(actor, &row, None, erased_again).await?;
         Ok(RestoreReport {
             backup: id,
@@ -1073,6 +1077,8 @@ fn restrict(path: &Path) {
 struct Extracted {
     files: Vec<String>,
     rows: BTreeMap<String, u64>,
+    /// The erasure-ledger position the backup was taken at (its manifest's).
+    ledger_position: i64,
 }
 
 /// Reads a backup through, checks it against its manifest (and `expected`, when
@@ -1282,16 +1288,16 @@ fn extract(path: &Path, passphrase: Option<&SecretString>, into: &Path) -> Resul
     });
     let manifest = manifest?;
     // Snapshot row counts come from the manifest (the walk skipped the database check).
-    Ok(Extracted { files, rows: manifest.row_counts() })
+    Ok(Extracted { files, rows: manifest.row_counts(), ledger_position: manifest.erasure_ledger_position })
 }
 
 /// Joins an archive's JSONL files in import order (optionally one conversation's rows only),
-/// leaving out everything of the people in `erased` (deleted by an erasure since the backup).
+/// leaving out everything of the people the erasure ledger deleted.
 fn combine_jsonl(
     dir: &Path,
     extracted: &Extracted,
     conversation: Option<&str>,
-    erased: &HashSet<String>,
+    ledger: &crate::ops::gdpr::ErasureLedger,
 ) -> Result<PathBuf> {
     let combined = dir.join("restore.jsonl");
     let mut out = BufWriter::new(File::create(&combined).map_err(|e| Error::io("cannot write the restore file", e))?);
@@ -1309,7 +1315,7 @@ fn combine_jsonl(
             }
             let value: serde_json::Value = serde_json::from_str(&line)
                 .map_err(|e| Error::Check(format!("a line of the archive is not JSON: {e}")))?;
-            let of_erased = |field: &str| value[field].as_str().is_some_and(|id| erased.contains(id));
+            let of_erased = |field: &str| value[field].as_str().is_some_and(|id| ledger.deletes(id));
             let skip_erased = match table {
                 ExportTable::Users => of_erased("id"),
                 ExportTable::Conversations => false, // kept; an erased owner is unset below
@@ -1329,7 +1335,7 @@ fn combine_jsonl(
                 continue;
             }
             let mut value = value;
-            if table == ExportTable::Conversations && value["owner"].as_str().is_some_and(|id| erased.contains(id)) {
+            if table == ExportTable::Conversations && value["owner"].as_str().is_some_and(|id| ledger.deletes(id)) {
                 value["owner"] = serde_json::Value::Null;
             }
             let line = value.to_string();
@@ -1356,11 +1362,6 @@ fn combine_jsonl(
     }
     out.flush().map_err(|e| Error::io("cannot write the restore file", e))?;
     Ok(combined)
-}
-
-/// People the ledger deleted: their rows are left out of any restore.
-fn deleted_people(ledger: &[crate::store::erasure::LedgerEntry]) -> HashSet<String> {
-    ledger.iter().filter(|e| e.strategy == "delete").map(|e| e.user_external_id.clone()).collect()
 }
 
 /// The month a `--month` value names (`2026-10`).

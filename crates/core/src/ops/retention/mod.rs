@@ -572,3 +572,16 @@ const PAUSE_MAX: std::time::Duration = std::time::Duration::from_millis(30);
 pub fn parse_since(text: &str, tz: Tz) -> Result<DateTime<Utc>> {
     crate::time::parse_date_or_instant("--since", text, tz).map_err(Error::invalid)
 }
+
+/// How many conversations follow one policy (`None`: the default).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyGroup {
+    pub policy: Option<String>,
+    pub conversations: i64,
+}
+
+/// Every policy in use, with its conversation count (`retention policy list`, the desktop's policy table).
+pub async fn policy_groups(store: &Store) -> Result<Vec<PolicyGroup>> {
+    let groups = store.policy_groups().await?;
+    Ok(groups.into_iter().map(|(policy, conversations)| PolicyGroup { policy, conversations }).collect())
+}

@@ -1,81 +1,79 @@
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 
-use crate::error::Result;
+use crate::domain::gdpr::{BodyMode, ErasureStrategy};
+use crate::error::{Error, Result};
 use crate::store::erasure::LedgerEntry;
 
-pub(crate) async fn list(pool: &SqlitePool) -> Result<Vec<LedgerEntry>> {
-    Ok(sqlx::query_as(
-        "SELECT id, request_id, user_external_id, strategy, pseudonym, erased_at FROM erasure_ledger ORDER BY id",
+type Row = (i64, Option<i64>, String, String, Option<String>, Option<String>, bool, String);
+
+fn entry((id, request_id, subject_key, strategy, pseudonym, bodies, scrub, erased_at): Row) -> Result<LedgerEntry> {
+    let bad = |e: String| Error::invalid(format!("erasure ledger entry #{id}: {e}"));
+    Ok(LedgerEntry {
+        id,
+        request_id,
+        subject_key,
+        strategy: ErasureStrategy::parse(&strategy).map_err(bad)?,
+        pseudonym,
+        bodies: bodies.as_deref().map(BodyMode::parse).transpose().map_err(bad)?,
+        scrub,
+        erased_at,
+    })
+}
+
+pub(crate) async fn list(conn: &mut SqliteConnection) -> Result<Vec<LedgerEntry>> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, request_id, subject_key, strategy, pseudonym, bodies, scrub, erased_at
+         FROM erasure_ledger ORDER BY id",
     )
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(entry).collect()
 }
 
 pub(crate) async fn copy(conn: &mut SqliteConnection, e: &LedgerEntry) -> Result<()> {
     // The request itself may not exist in this database; the ledger row stands on its own.
     sqlx::query(
-        "INSERT OR IGNORE INTO erasure_ledger (id, request_id, user_external_id, strategy, pseudonym, erased_at)
-         VALUES ($1, (SELECT id FROM dsr_requests WHERE id = $2), $3, $4, $5, $6)",
+        "INSERT OR IGNORE INTO erasure_ledger (id, request_id, subject_key, strategy, pseudonym, bodies, scrub, erased_at)
+         VALUES ($1, (SELECT id FROM dsr_requests WHERE id = $2), $3, $4, $5, $6, $7, $8)",
     )
     .bind(e.id)
     .bind(e.request_id)
-    .bind(&e.user_external_id)
-    .bind(&e.strategy)
+    .bind(&e.subject_key)
+    .bind(e.strategy.as_str())
     .bind(&e.pseudonym)
+    .bind(e.bodies.map(BodyMode::as_str))
+    .bind(e.scrub)
     .bind(&e.erased_at)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-pub(crate) async fn apply(conn: &mut SqliteConnection, e: &LedgerEntry) -> Result<u64> {
-    let Some(user): Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE external_id = $1")
-        .bind(&e.user_external_id)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
-        return Ok(0);
-    };
-    let mut changed = 0;
-    if e.strategy == "anonymize" {
-        changed += sqlx::query(
-            "UPDATE users SET display_name = $2, email = NULL, phone = NULL, anonymized_at = $3
-             WHERE id = $1 AND (anonymized_at IS NULL OR display_name IS NOT $2 OR email IS NOT NULL
-                                OR phone IS NOT NULL)",
-        )
-        .bind(user)
-        .bind(e.pseudonym.as_deref().unwrap_or("erased"))
-        .bind(&e.erased_at)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        return Ok(changed);
-    }
-    // delete: holds on them end (the erasure happened after a release), then their read
-    // receipts, the reads of their messages, replies unlinked, their messages, their
-    // participant rows, ownership, then the person.
-    changed += sqlx::query(
-        "UPDATE legal_holds SET released_at = $2, release_reason = 'erased (erasure ledger replay)'
-         WHERE user_id = $1 AND released_at IS NULL",
+pub(crate) async fn insert(conn: &mut SqliteConnection, e: &LedgerEntry) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO erasure_ledger (request_id, subject_key, strategy, pseudonym, bodies, scrub, erased_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
-    .bind(user)
+    .bind(e.request_id)
+    .bind(&e.subject_key)
+    .bind(e.strategy.as_str())
+    .bind(&e.pseudonym)
+    .bind(e.bodies.map(BodyMode::as_str))
+    .bind(e.scrub)
     .bind(&e.erased_at)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    let statements = [
-        "DELETE FROM message_reads WHERE user_id = $1",
-        "DELETE FROM message_reads WHERE message_id IN (SELECT id FROM messages WHERE sender_id = $1)",
-        "UPDATE messages SET reply_to_id = NULL
-         WHERE reply_to_id IN (SELECT id FROM messages WHERE sender_id = $1)",
-        "DELETE FROM messages WHERE sender_id = $1",
-        "DELETE FROM participants WHERE user_id = $1",
-        "UPDATE conversations SET owner_id = NULL WHERE owner_id = $1",
-        "UPDATE dsr_requests SET subject_user_id = NULL WHERE subject_user_id = $1",
-        "DELETE FROM users WHERE id = $1",
-    ];
-    for sql in statements {
-        changed += sqlx::query(sql).bind(user).execute(&mut *conn).await?.rows_affected();
-    }
-    Ok(changed)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub(crate) async fn set_subject_key(conn: &mut SqliteConnection, id: i64, subject_key: &str) -> Result<()> {
+    sqlx::query("UPDATE erasure_ledger SET subject_key = $2 WHERE id = $1")
+        .bind(id)
+        .bind(subject_key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn user_external_ids(conn: &mut SqliteConnection) -> Result<Vec<(i64, String)>> {
+    Ok(sqlx::query_as("SELECT id, external_id FROM users ORDER BY id").fetch_all(conn).await?)
 }

@@ -1,0 +1,339 @@
+//! Storage for data-subject requests: finding a person, their requests, what an access
+//! export reads, and the statements an erasure runs.
+
+use serde::Serialize;
+
+use super::{Store, Tx, sqlite};
+use crate::domain::gdpr::{DsrRequest, ErasureStrategy, RequestKind, RequestStatus};
+use crate::error::Result;
+
+/// A person as the `users` table has them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonRow {
+    pub id: i64,
+    pub external_id: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: String,
+    pub last_seen_at: Option<String>,
+    pub anonymized_at: Option<String>,
+}
+
+/// One way to look a person up; email and phone already normalized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectLookup<'a> {
+    UserId(i64),
+    ExternalId(&'a str),
+    /// Trimmed and lower-case.
+    Email(&'a str),
+    /// Digits only, without an international prefix sign (`+` or `00`).
+    Phone(&'a str),
+}
+
+impl SubjectLookup<'_> {
+    pub fn key(&self) -> &'static str {
+        match self {
+            SubjectLookup::UserId(_) => "user_id",
+            SubjectLookup::ExternalId(_) => "external_id",
+            SubjectLookup::Email(_) => "email",
+            SubjectLookup::Phone(_) => "phone",
+        }
+    }
+}
+
+/// How many rows of each kind are about a person: shown before anything is done to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PersonCounts {
+    pub messages: i64,
+    pub message_reads: i64,
+    /// Conversations they take part in.
+    pub conversations: i64,
+    pub conversations_owned: i64,
+    pub active_holds: i64,
+    pub requests: i64,
+}
+
+/// An active hold that forbids changing a person's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocker {
+    /// The hold's number; `None` for the chat service's own `legal_hold` flag on a conversation.
+    pub hold: Option<i64>,
+    /// `user "u-7"` or `conversation "c-1"`.
+    pub what: String,
+    pub reason: String,
+}
+
+/// A new request's row.
+#[derive(Debug, Clone)]
+pub struct NewRequest<'a> {
+    pub kind: RequestKind,
+    pub subject: &'a str,
+    pub subject_user_id: Option<i64>,
+    pub matched_by: Option<&'a str>,
+    pub received_at: &'a str,
+    pub due_at: &'a str,
+    pub notes: Option<&'a str>,
+}
+
+/// What an access export reads besides the user row: JSON objects, as SQLite built them.
+#[derive(Debug, Clone, Default)]
+pub struct AccessRows {
+    pub conversations: Vec<serde_json::Value>,
+    pub messages: Vec<serde_json::Value>,
+    pub reads: Vec<serde_json::Value>,
+}
+
+/// Rows a `delete` erasure removed or changed, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DeleteCounts {
+    pub users: u64,
+    pub messages: u64,
+    pub message_reads: u64,
+    pub reads_of_their_messages: u64,
+    pub replies_unlinked: u64,
+    pub participants: u64,
+    pub ownership_unset: u64,
+    pub conversations_deleted: u64,
+    /// Messages without a sender (a bot's, the system's) in the conversations that went.
+    pub messages_of_emptied_conversations: u64,
+    pub holds_released: u64,
+}
+
+impl DeleteCounts {
+    pub fn total(&self) -> u64 {
+        self.users
+            + self.messages
+            + self.message_reads
+            + self.reads_of_their_messages
+            + self.replies_unlinked
+            + self.participants
+            + self.ownership_unset
+            + self.conversations_deleted
+            + self.messages_of_emptied_conversations
+            + self.holds_released
+    }
+}
+
+/// What the certificate's checks look for.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckSubject<'a> {
+    pub strategy: ErasureStrategy,
+    pub user_id: i64,
+    pub external_id: &'a str,
+    /// Normalized (trimmed, lower-case).
+    pub email: Option<&'a str>,
+    /// As stored.
+    pub phone: Option<&'a str>,
+    pub pseudonym: Option<&'a str>,
+    /// The text redacted bodies were replaced with (`anonymize` with bodies redacted).
+    pub redacted_body: Option<&'a str>,
+}
+
+/// One check of a completion certificate: the query, and what it returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CertificateCheck {
+    pub what: String,
+    pub query: String,
+    pub result: i64,
+}
+
+impl Store {
+    pub async fn find_people(&self, lookup: &SubjectLookup<'_>) -> Result<Vec<PersonRow>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::gdpr::find_people(pool, lookup).await,
+        }
+    }
+
+    pub async fn person_counts(&self, user: i64) -> Result<PersonCounts> {
+        match self {
+            Store::Sqlite(pool) => sqlite::gdpr::person_counts(&mut *pool.acquire().await?, user).await,
+        }
+    }
+
+    pub async fn hold_blockers(&self, user: i64) -> Result<Vec<Blocker>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::gdpr::blockers(&mut *pool.acquire().await?, user).await,
+        }
+    }
+
+    /// Requests, soonest due first; only open and in-progress ones unless `all`.
+    pub async fn requests(&self, all: bool) -> Result<Vec<DsrRequest>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::gdpr::requests(pool, all).await,
+        }
+    }
+
+    /// Open and in-progress requests due at or before `until` (a stored timestamp).
+    pub async fn requests_due(&self, until: &str) -> Result<Vec<DsrRequest>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::gdpr::requests_due(pool, until).await,
+        }
+    }
+
+    pub async fn request(&self, id: i64) -> Result<Option<DsrRequest>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::gdpr::request_by_id(&mut *pool.acquire().await?, id).await,
+        }
+    }
+
+    /// Flushes the write-ahead log into the database file and empties it, so rows an
+    /// erasure removed are not left in old log frames. Returns SQLite's (busy, log, checkpointed).
+    pub async fn checkpoint_wal(&self) -> Result<(i64, i64, i64)> {
+        match self {
+            Store::Sqlite(pool) => sqlite::gdpr::wal_checkpoint(pool).await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn person(&mut self, user: i64) -> Result<Option<PersonRow>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::person_by_id(tx, user).await,
+        }
+    }
+
+    pub async fn person_counts(&mut self, user: i64) -> Result<PersonCounts> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::person_counts(tx, user).await,
+        }
+    }
+
+    pub async fn hold_blockers(&mut self, user: i64) -> Result<Vec<Blocker>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::blockers(tx, user).await,
+        }
+    }
+
+    pub async fn insert_request(&mut self, new: &NewRequest<'_>) -> Result<i64> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::insert_request(tx, new).await,
+        }
+    }
+
+    pub async fn request(&mut self, id: i64) -> Result<Option<DsrRequest>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::request_by_id(tx, id).await,
+        }
+    }
+
+    pub async fn requests_of(&mut self, user: i64) -> Result<Vec<DsrRequest>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::requests_of(tx, user).await,
+        }
+    }
+
+    pub async fn extend_request(&mut self, id: i64, due_at: &str, reason: &str, now: &str) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::extend_request(tx, id, due_at, reason, now).await,
+        }
+    }
+
+    pub async fn set_request_status(
+        &mut self,
+        id: i64,
+        status: RequestStatus,
+        rejected_reason: Option<&str>,
+        completed_at: Option<&str>,
+    ) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::set_request_status(tx, id, status, rejected_reason, completed_at).await,
+        }
+    }
+
+    pub async fn complete_access(&mut self, id: i64, now: &str, path: &str, sha256: &str) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::complete_access(tx, id, now, path, sha256).await,
+        }
+    }
+
+    pub async fn complete_erasure(
+        &mut self,
+        id: i64,
+        now: &str,
+        strategy: ErasureStrategy,
+        certificate: &str,
+    ) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::complete_erasure(tx, id, now, strategy, certificate).await,
+        }
+    }
+
+    pub async fn set_certificate(&mut self, id: i64, certificate: &str) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::set_certificate(tx, id, certificate).await,
+        }
+    }
+
+    /// Everything an access export holds about a person besides their user row;
+    /// other participants' messages only with `others`.
+    pub async fn access_rows(&mut self, user: i64, others: bool) -> Result<AccessRows> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::access_rows(tx, user, others).await,
+        }
+    }
+
+    /// Turns SQLite's `secure_delete` fully on (deleted content and freed pages zeroed)
+    /// for this transaction's connection, or back to the pool's FAST.
+    pub async fn secure_delete(&mut self, on: bool) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::secure_delete(tx, on).await,
+        }
+    }
+
+    pub async fn delete_person(&mut self, user: i64, released_at: &str, release_reason: &str) -> Result<DeleteCounts> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::delete_person(tx, user, released_at, release_reason).await,
+        }
+    }
+
+    pub async fn other_user_with_external_id(&mut self, user: i64, external_id: &str) -> Result<Option<i64>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::other_user_with_external_id(tx, user, external_id).await,
+        }
+    }
+
+    /// Moves everything of `from` onto `into` and removes `from`; returns the rows changed.
+    pub async fn merge_person(&mut self, from: i64, into: i64) -> Result<u64> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::merge_person(tx, from, into).await,
+        }
+    }
+
+    pub async fn anonymize_person(&mut self, user: i64, pseudonym: &str, now: &str) -> Result<u64> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::anonymize_person(tx, user, pseudonym, now).await,
+        }
+    }
+
+    pub async fn redact_bodies(&mut self, user: i64, text: &str) -> Result<u64> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::redact_bodies(tx, user, text).await,
+        }
+    }
+
+    /// (message id, body) of every message the person sent that has a body.
+    pub async fn bodies_of(&mut self, user: i64) -> Result<Vec<(i64, String)>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::bodies_of(tx, user).await,
+        }
+    }
+
+    pub async fn set_body(&mut self, message: i64, body: &str) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::set_body(tx, message, body).await,
+        }
+    }
+
+    pub async fn redact_references(&mut self, user: i64, identifiers: &[&str], marker: &str) -> Result<u64> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::redact_references(tx, user, identifiers, marker).await,
+        }
+    }
+
+    pub async fn certificate_checks(&mut self, subject: &CheckSubject<'_>) -> Result<Vec<CertificateCheck>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::gdpr::certificate_checks(tx, subject).await,
+        }
+    }
+}
