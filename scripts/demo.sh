@@ -20,6 +20,15 @@ echo
 echo
 "$chatkeep" audit verify
 echo
+# The desktop app on the same database, when there is a display to show it on.
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  cargo build --release --quiet -p chatkeep-desktop
+  echo "Opening the desktop app (it stays in the tray when its window is closed; Quit is in the tray menu)."
+  "$CARGO_TARGET_DIR/release/chatkeep-desktop" &
+else
+  echo "No display here, so the desktop app was not opened; on a desktop, run this script again to see it."
+fi
+echo
 echo "chatkeep is at $chatkeep; try:"
 echo "  $chatkeep config show"
 echo "  $chatkeep retention preview --all"

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs what chatkeep's build and tests need, only where missing:
-# Debian packages via apt, and the Rust toolchain's fmt and clippy components.
+# Debian packages via apt (the desktop app's WebKitGTK stack and its headless
+# test tools included), the Rust toolchain's fmt and clippy components, the
+# dashboard's npm packages, and tauri-driver for the end-to-end tests.
 set -euo pipefail
 
-packages=(build-essential pkg-config sqlite3 zstd tar age python3 jq poppler-utils qpdf)
+packages=(build-essential pkg-config sqlite3 zstd tar age python3 jq poppler-utils qpdf
+  curl file libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
+  libsoup-3.0-dev libxdo-dev xvfb xauth dbus-x11 webkit2gtk-driver imagemagick dunst)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -31,3 +35,25 @@ fi
 
 # Build output lives outside the clone, so fresh clones on one machine build incrementally.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chatkeep/target}"
+
+# The dashboard: the desktop app embeds ui/dist when it is compiled.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "chatkeep: npm is needed to build the dashboard (install Node.js 20 or newer)" >&2
+  exit 1
+fi
+(
+  cd ui
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    # The lock pins every version; `npm install` (not `ci`) because npm leaves the lock
+    # without entries for other platforms' optional packages, which `ci` then refuses.
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+  npm run --silent build >/dev/null
+)
+
+# tauri-driver drives the real window in the end-to-end tests; kept outside the clone.
+export CHATKEEP_TOOLS="${CHATKEEP_TOOLS:-$HOME/.cache/chatkeep/tools}"
+if [ ! -x "$CHATKEEP_TOOLS/bin/tauri-driver" ]; then
+  echo "chatkeep: installing tauri-driver into $CHATKEEP_TOOLS" >&2
+  cargo install tauri-driver --version '^2' --locked --quiet --root "$CHATKEEP_TOOLS"
+fi

@@ -1,0 +1,66 @@
+use std::path::PathBuf;
+
+use chatkeep_core::domain::Actor;
+use chatkeep_core::ops::backup::parse_month;
+use chatkeep_core::ops::{Cancel, NoProgress};
+use tauri::{AppHandle, State};
+
+use super::{json, off_thread};
+use crate::error::CommandResult;
+use crate::progress::EmitProgress;
+use crate::state::AppState;
+
+type Json = CommandResult<serde_json::Value>;
+
+#[tauri::command]
+pub async fn backups_list(state: State<'_, AppState>) -> Json {
+    let parts = state.parts();
+    off_thread(move || async move { json(parts.backups().list().await?) }).await
+}
+
+#[tauri::command]
+pub async fn backup_snapshot(app: AppHandle, state: State<'_, AppState>) -> Json {
+    let parts = state.parts();
+    off_thread(move || async move {
+        let progress = EmitProgress::new(&app, "backup");
+        json(parts.backups().snapshot(true, Actor::Desktop, &progress, &Cancel::new()).await?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn backup_archive(app: AppHandle, state: State<'_, AppState>, month: String) -> Json {
+    let month = parse_month(&month)?;
+    let parts = state.parts();
+    off_thread(move || async move {
+        let progress = EmitProgress::new(&app, "backup");
+        json(parts.backups().archive(month, true, Actor::Desktop, &progress, &Cancel::new()).await?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn backup_verify(state: State<'_, AppState>, id: i64) -> Json {
+    let parts = state.parts();
+    off_thread(move || async move { json(parts.backups().verify(id, Actor::Desktop).await?) }).await
+}
+
+/// Restores into a new file; never over an existing file or the live database.
+#[tauri::command]
+pub async fn backup_restore(state: State<'_, AppState>, id: i64, to: PathBuf) -> Json {
+    let parts = state.parts();
+    off_thread(move || async move { json(parts.backups().restore_to(id, &to, Actor::Desktop, &NoProgress).await?) })
+        .await
+}
+
+#[tauri::command]
+pub async fn backup_save_copy(state: State<'_, AppState>, id: i64, to: PathBuf) -> CommandResult<PathBuf> {
+    let parts = state.parts();
+    off_thread(move || async move { Ok(parts.backups().save_copy(id, &to, true).await?) }).await
+}
+
+#[tauri::command]
+pub async fn backup_prune_preview(state: State<'_, AppState>) -> Json {
+    let parts = state.parts();
+    off_thread(move || async move { json(parts.backups().prune(true, Actor::Desktop).await?) }).await
+}

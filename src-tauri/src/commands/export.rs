@@ -1,0 +1,86 @@
+use std::path::PathBuf;
+
+use chatkeep_core::domain::Actor;
+use chatkeep_core::ops::export::{ExportRequest, export, plan};
+use chatkeep_core::store::Memory;
+use serde::Deserialize;
+use tauri::{AppHandle, State};
+
+use super::{json, off_thread};
+use crate::error::{CommandError, CommandResult};
+use crate::progress::EmitProgress;
+use crate::state::AppState;
+
+/// The export form, as the dashboard sends it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportOptions {
+    from: String,
+    to: String,
+    format: String,
+    include_messages: bool,
+    #[serde(default)]
+    conversations: Vec<String>,
+    user: Option<String>,
+    #[serde(default)]
+    kinds: Vec<String>,
+    #[serde(default)]
+    include_expired: bool,
+    #[serde(default)]
+    bom: bool,
+}
+
+impl ExportOptions {
+    fn request(self, out: Option<PathBuf>) -> ExportRequest {
+        ExportRequest {
+            from: self.from,
+            to: self.to,
+            format: self.format,
+            include_messages: self.include_messages,
+            conversations: self.conversations,
+            participant: self.user.filter(|u| !u.trim().is_empty()),
+            kinds: self.kinds,
+            include_expired: self.include_expired,
+            bom: self.bom,
+            out,
+        }
+    }
+}
+
+/// The file name an export of these options gets (`chat-export_2026-01-01_2026-01-31.csv`);
+/// also checks the options, so the save dialog never opens for an export that cannot run.
+#[tauri::command]
+pub async fn export_file_name(state: State<'_, AppState>, options: ExportOptions) -> CommandResult<String> {
+    let config = state.config();
+    let planned = plan(&state.store, &options.request(None), config.timezone, &config.export).await?;
+    Ok(planned.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
+}
+
+#[tauri::command]
+pub async fn export_run(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    options: ExportOptions,
+    path: PathBuf,
+) -> CommandResult<serde_json::Value> {
+    let cancel = state
+        .start("export")
+        .ok_or_else(|| CommandError::new("busy", "an export is already running; wait for it or cancel it"))?;
+    let config = state.config();
+    let clock = state.clock.clone();
+    let result = off_thread(move || async move {
+        // A store with a small cache: memory stays flat however large the range.
+        let store = chatkeep_core::Store::open_with(&config.database_url, Memory::Lean).await?;
+        let report = async {
+            let planned = plan(&store, &options.request(Some(path)), config.timezone, &config.export).await?;
+            let progress = EmitProgress::new(&app, "export");
+            export(&store, &planned, config.timezone, Actor::Desktop, clock.as_ref(), &progress, &cancel).await
+        }
+        .await;
+        store.close().await;
+        json(report?)
+    })
+    .await;
+    state.finish("export");
+    result
+}

@@ -1,0 +1,171 @@
+import { useEffect, useState } from "preact/hooks";
+import * as api from "../api";
+import { Button, Card, ErrorNote, Loading, Page } from "../components/ui";
+import { toast, useLoad } from "../state";
+
+const SECTION_TITLES: Record<string, string> = {
+  general: "General",
+  retention: "Retention",
+  backup: "Backups",
+  export: "Exports",
+  scheduler: "Scheduler",
+  notify: "Notifications",
+  gdpr: "GDPR",
+};
+
+/** Values the core shows for settings that have none. */
+const UNSET = new Set(["(not set)", "(none)"]);
+
+function sectionOf(key: string): string {
+  const dot = key.indexOf(".");
+  return dot < 0 ? "general" : key.slice(0, dot);
+}
+
+function shownValue(value: string): string {
+  return UNSET.has(value) ? "" : value;
+}
+
+function sourceText(source: api.SettingSource): string {
+  switch (source.kind) {
+    case "default":
+      return "default";
+    case "system":
+      return "from the system";
+    case "file":
+      return "chatkeep.toml";
+    case "env":
+      return `env ${source.name}`;
+    case "flag":
+      return `flag ${source.name}`;
+  }
+}
+
+/** The setting a core message names, so the form can mark it. */
+function keyNamedIn(message: string, settings: api.Setting[]): string | null {
+  const named = settings
+    .filter((s) => message.includes(s.key) || (s.env !== null && message.includes(s.env)))
+    .sort((a, b) => b.key.length - a.key.length);
+  return named[0]?.key ?? null;
+}
+
+export function SettingsPage() {
+  const loaded = useLoad(api.settingsGet);
+  const [current, setCurrent] = useState<api.Settings | undefined>(undefined);
+  const [edits, setEdits] = useState<Record<string, string>>({});
+  const [saving, setSaving] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (loaded.data && Object.keys(edits).length === 0) setCurrent(loaded.data);
+  }, [loaded.data]);
+
+  const settings = current?.settings ?? [];
+  const changed = Object.entries(edits).filter(([key, value]) => {
+    const s = settings.find((x) => x.key === key);
+    return s !== undefined && shownValue(s.value) !== value;
+  });
+  const errorKey = error ? keyNamedIn(error, settings) : null;
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setSaving(true);
+    setError(null);
+    try {
+      const saved = await api.settingsSave(Object.fromEntries(changed));
+      setCurrent(saved);
+      setEdits({});
+      toast({
+        kind: "success",
+        text: `Saved ${changed.length} setting${changed.length === 1 ? "" : "s"} to ${saved.file ?? "chatkeep.toml"}.`,
+        detail: "Schedules and the database take effect at the next start.",
+      });
+    } catch (err) {
+      setError(api.errorMessage(err));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const sections = new Map<string, api.Setting[]>();
+  for (const s of settings) {
+    const name = sectionOf(s.key);
+    sections.set(name, [...(sections.get(name) ?? []), s]);
+  }
+
+  return (
+    <Page name="settings" title="Settings">
+      <p class="muted">
+        {current?.file ? (
+          <>
+            Saved to <span class="mono">{current.file}</span>.
+          </>
+        ) : (
+          <>No chatkeep.toml yet; saving creates one in the config folder.</>
+        )}{" "}
+        Environment variables override the file: a setting that comes from one keeps that value until the variable is removed.
+      </p>
+      <ErrorNote message={loaded.error} />
+      {!current && !loaded.error && <Loading />}
+      {current && (
+        <form onSubmit={save}>
+          {[...sections.entries()].map(([name, entries]) => (
+            <Card key={name} title={SECTION_TITLES[name] ?? name}>
+              <table class="table settings">
+                <tbody>
+                  {entries.map((s) => {
+                    const value = edits[s.key] ?? shownValue(s.value);
+                    const dirty = edits[s.key] !== undefined && edits[s.key] !== shownValue(s.value);
+                    return (
+                      <tr key={s.key} class={errorKey === s.key ? "row-error" : dirty ? "row-dirty" : ""}>
+                        <td class="setting-key">
+                          <label for={`setting-${s.key}`} class="mono">
+                            {s.key}
+                          </label>
+                          {s.env && <div class="muted small mono">{s.env}</div>}
+                        </td>
+                        <td class="setting-value">
+                          <input
+                            id={`setting-${s.key}`}
+                            type="text"
+                            spellcheck={false}
+                            data-testid={`settings-input-${s.key}`}
+                            value={value}
+                            placeholder={UNSET.has(s.value) ? s.value.replace(/[()]/g, "") : ""}
+                            aria-invalid={errorKey === s.key ? "true" : undefined}
+                            onInput={(e) => setEdits({ ...edits, [s.key]: e.currentTarget.value })}
+                          />
+                          {errorKey === s.key && error && <div class="error-text small">{error}</div>}
+                        </td>
+                        <td class="setting-source">
+                          <span class={`source source-${s.source.kind}`}>{sourceText(s.source)}</span>
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </Card>
+          ))}
+          <div class="save-bar">
+            <ErrorNote message={error} testid="settings-error" />
+            <div class="form-actions">
+              <Button type="submit" variant="primary" data-testid="settings-save" busy={saving} disabled={changed.length === 0}>
+                Save{changed.length > 0 ? ` ${changed.length} change${changed.length === 1 ? "" : "s"}` : ""}
+              </Button>
+              {changed.length > 0 && (
+                <Button
+                  onClick={() => {
+                    setEdits({});
+                    setError(null);
+                  }}
+                >
+                  Discard
+                </Button>
+              )}
+            </div>
+          </div>
+        </form>
+      )}
+    </Page>
+  );
+}
