@@ -36,6 +36,15 @@ const COMMANDS: &[&str] = &[
     "settings_get",
     "settings_save",
     "gdpr_requests",
+    "gdpr_request_show",
+    "gdpr_find",
+    "gdpr_request_new",
+    "gdpr_request_start",
+    "gdpr_request_extend",
+    "gdpr_request_reject",
+    "gdpr_export_file_name",
+    "gdpr_export",
+    "gdpr_erase",
 ];
 
 fn main() {

@@ -10,15 +10,11 @@ mod progress;
 mod state;
 mod tray;
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use chatkeep_core::Config;
 use chatkeep_core::config::Overrides;
-use chatkeep_core::notify::Notifiers;
-use chatkeep_core::ops::Cancel;
-use chatkeep_core::ops::backup::passphrase_from;
-use chatkeep_core::scheduler::{JobContext, Scheduler, TokioSleeper};
-use chatkeep_core::{Config, Store};
 use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
 
 pub use error::{CommandError, CommandResult};
@@ -69,34 +65,11 @@ pub fn run() {
 /// with catch-up of missed runs, and builds the tray.
 fn setup(app: &AppHandle) -> Result<(), String> {
     let config = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
-    let store = tauri::async_runtime::block_on(Store::open(&config.database_url)).map_err(|e| e.to_string())?;
-    let passphrase = passphrase_from(&config.backup, std::env::var("CHATKEEP_BACKUP_PASSPHRASE").ok())
-        .map_err(|e| e.to_string())?
-        .map(Arc::new);
-    let mut notifiers = Notifiers::from_settings(&config.notify);
-    notifiers.add(Arc::new(notify::DesktopNotifier { app: app.clone() }));
-    let notifiers = Arc::new(notifiers);
-    let config = Arc::new(config);
-    let clock = AppState::system_clock();
-    let ctx = JobContext {
-        store: store.clone(),
-        config: config.clone(),
-        clock: clock.clone(),
-        events: notifiers.clone(),
-        cancel: Cancel::new(),
-        passphrase: passphrase.clone(),
-    };
-    let scheduler = Arc::new(Scheduler::new(ctx, Arc::new(TokioSleeper)).map_err(|e| e.to_string())?);
-    app.manage(AppState {
-        config: RwLock::new(config),
-        store,
-        clock,
-        passphrase,
-        scheduler: scheduler.clone(),
-        notifiers,
-        running: Mutex::new(Default::default()),
-        scheduler_task: Mutex::new(None),
-    });
+    let desktop = Arc::new(notify::DesktopNotifier { app: app.clone() });
+    let state = tauri::async_runtime::block_on(AppState::open(config, AppState::system_clock(), Some(desktop)))
+        .map_err(|e| e.to_string())?;
+    let scheduler = state.scheduler.clone();
+    app.manage(state);
     let handle = app.clone();
     let task = tauri::async_runtime::spawn(async move {
         if let Err(e) = scheduler.run_until_stopped().await {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chatkeep_core::ops::Progress;
 use serde::Serialize;
-use tauri::{AppHandle, Emitter};
+use tauri::{AppHandle, Emitter, Runtime};
 
 #[derive(Debug, Clone, Serialize)]
 struct ProgressEvent {
@@ -15,21 +15,21 @@ struct ProgressEvent {
     total: u64,
 }
 
-pub struct EmitProgress {
-    app: AppHandle,
+pub struct EmitProgress<R: Runtime> {
+    app: AppHandle<R>,
     operation: &'static str,
     total: AtomicU64,
     last: Mutex<Option<Instant>>,
 }
 
-impl std::fmt::Debug for EmitProgress {
+impl<R: Runtime> std::fmt::Debug for EmitProgress<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmitProgress").field("operation", &self.operation).finish_non_exhaustive()
     }
 }
 
-impl EmitProgress {
-    pub fn new(app: &AppHandle, operation: &'static str) -> EmitProgress {
+impl<R: Runtime> EmitProgress<R> {
+    pub fn new(app: &AppHandle<R>, operation: &'static str) -> EmitProgress<R> {
         EmitProgress { app: app.clone(), operation, total: AtomicU64::new(0), last: Mutex::new(None) }
     }
 
@@ -39,7 +39,7 @@ impl EmitProgress {
     }
 }
 
-impl Progress for EmitProgress {
+impl<R: Runtime> Progress for EmitProgress<R> {
     fn set_total(&self, total: u64) {
         self.total.store(total, Ordering::Relaxed);
         self.send(0);

@@ -4,9 +4,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chatkeep_core::SecretString;
+use chatkeep_core::events::EventSink;
 use chatkeep_core::notify::Notifiers;
 use chatkeep_core::ops::Cancel;
-use chatkeep_core::scheduler::Scheduler;
+use chatkeep_core::ops::backup::passphrase_from;
+use chatkeep_core::scheduler::{JobContext, Scheduler, TokioSleeper};
 use chatkeep_core::{Clock, Config, Store, SystemClock};
 
 pub struct AppState {
@@ -29,6 +31,43 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// Opens the configured database and builds the scheduler (not yet started) and the
+    /// notifiers from the config, plus `desktop` for the app's own notifications.
+    pub async fn open(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        desktop: Option<Arc<dyn EventSink>>,
+    ) -> chatkeep_core::Result<AppState> {
+        let store = Store::open(&config.database_url).await?;
+        let passphrase =
+            passphrase_from(&config.backup, std::env::var("CHATKEEP_BACKUP_PASSPHRASE").ok())?.map(Arc::new);
+        let mut notifiers = Notifiers::from_settings(&config.notify);
+        if let Some(desktop) = desktop {
+            notifiers.add(desktop);
+        }
+        let notifiers = Arc::new(notifiers);
+        let config = Arc::new(config);
+        let ctx = JobContext {
+            store: store.clone(),
+            config: config.clone(),
+            clock: clock.clone(),
+            events: notifiers.clone(),
+            cancel: Cancel::new(),
+            passphrase: passphrase.clone(),
+        };
+        let scheduler = Arc::new(Scheduler::new(ctx, Arc::new(TokioSleeper))?);
+        Ok(AppState {
+            config: RwLock::new(config),
+            store,
+            clock,
+            passphrase,
+            scheduler,
+            notifiers,
+            running: Mutex::new(Default::default()),
+            scheduler_task: Mutex::new(None),
+        })
+    }
+
     pub fn config(&self) -> Arc<Config> {
         self.config.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }

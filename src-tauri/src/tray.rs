@@ -3,7 +3,7 @@
 
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
-use tauri::{AppHandle, Manager};
+use tauri::{AppHandle, Manager, Runtime};
 
 use crate::state::AppState;
 
@@ -72,7 +72,7 @@ fn run_job(app: &AppHandle, job: chatkeep_core::scheduler::JobName) {
 }
 
 /// "Next: snapshot at 2026-11-24 01:00 CET · Last backup: verified 2 h ago".
-pub async fn refresh_tooltip(app: &AppHandle) {
+pub async fn refresh_tooltip<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
     let mut parts = Vec::new();
     if state.scheduler.all_paused().await.unwrap_or(false) {

@@ -176,6 +176,7 @@ async fn the_desktop_app_shows_what_the_core_computes_and_does_what_its_buttons_
     let options = SeedOptions { conversations: 400, messages: 4_000, months: 6, seed: 7, until: clock.now() };
     seed_demo(&store, &options, Actor::Cli, &clock, &NoProgress).await.unwrap();
     let stats = storage_stats(&store, chrono_tz::Tz::UTC, &clock).await.unwrap();
+    let person = chatkeep_core::ops::gdpr::find_subject(&store, "id:1").await.unwrap();
     let retention_settings = chatkeep_core::Config::resolve(chatkeep_core::config::ConfigInputs {
         explicit_file: None,
         env: &|_: &str| None,
@@ -253,7 +254,33 @@ async fn the_desktop_app_shows_what_the_core_computes_and_does_what_its_buttons_
     assert_eq!(value_of(&driver, "preview-purge-messages").await, preview.purged.messages as i64);
     photograph(&driver, "retention").await;
 
-    for page in ["gdpr", "jobs", "audit"] {
+    // GDPR: find a person, see what is stored about them, record an erasure request,
+    // erase them after typing their id, and read the certificate.
+    open(&driver, "gdpr").await;
+    let external = person.person.external_id.clone();
+    wait_for(&driver, "[data-testid=gdpr-find-input]").await.send_keys(&external).await.unwrap();
+    wait_for(&driver, "[data-testid=gdpr-find]").await.click().await.unwrap();
+    let found = wait_for(&driver, "[data-testid=gdpr-subject]").await;
+    assert_eq!(found.attr("data-messages").await.unwrap(), Some(person.counts.messages.to_string()));
+    let kind = wait_for(&driver, "[data-testid=gdpr-kind]").await;
+    thirtyfour::components::SelectElement::new(&kind).await.unwrap().select_by_value("erasure").await.unwrap();
+    photograph(&driver, "gdpr").await;
+    wait_for(&driver, "[data-testid=gdpr-record]").await.click().await.unwrap();
+    wait_for(&driver, "[data-testid=gdpr-row][data-status=open] [data-testid=gdpr-erase]").await.click().await.unwrap();
+    let confirm = wait_for(&driver, "[data-testid=gdpr-erase-confirm]").await;
+    assert!(!confirm.is_enabled().await.unwrap(), "nothing is erased before the id is typed");
+    wait_for(&driver, "[data-testid=gdpr-erase-typed]").await.send_keys(&external).await.unwrap();
+    confirm.click().await.unwrap();
+    let certificate = wait_for(&driver, "[data-testid=gdpr-certificate]").await;
+    assert_eq!(certificate.attr("data-all-zero").await.unwrap().as_deref(), Some("true"));
+    photograph(&driver, "gdpr-certificate").await;
+    let store = Store::open(&DatabaseUrl::Sqlite(db_path.clone())).await.unwrap();
+    let gone = chatkeep_core::ops::gdpr::find_subject(&store, &external).await;
+    assert!(gone.is_err(), "the person is no longer in the database");
+    store.close().await;
+    driver.action_chain().send_keys(thirtyfour::Key::Escape).perform().await.unwrap();
+
+    for page in ["jobs", "audit"] {
         open(&driver, page).await;
         photograph(&driver, page).await;
     }

@@ -4,6 +4,7 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import * as autostart from "@tauri-apps/plugin-autostart";
 
 /** What every failed command rejects with; `message` is shown to the user as it is. */
 export interface CommandError {
@@ -178,7 +179,7 @@ export const backupsList = () => call<BackupList>("backups_list");
 export const backupSnapshot = () => call<Backup>("backup_snapshot");
 /** `month` is `YYYY-MM`. */
 export const backupArchive = (month: string) => call<Backup>("backup_archive", { month });
-export const backupVerify = (id: number) => call<BackupVerification[]>("backup_verify", { id });
+export const backupVerify = (id: number) => call<BackupVerification>("backup_verify", { id });
 export const backupRestore = (id: number, to: string) => call<RestoreReport>("backup_restore", { id, to });
 export const backupSaveCopy = (id: number, to: string) => call<string>("backup_save_copy", { id, to });
 export const backupPrunePreview = () => call<PruneItem[]>("backup_prune_preview");
@@ -371,6 +372,9 @@ export interface Settings {
 export const settingsGet = () => call<Settings>("settings_get");
 /** Rejects with the core's message naming the bad key; nothing is written then. */
 export const settingsSave = (values: Record<string, string>) => call<Settings>("settings_save", { values });
+/** Whether the app starts (in the tray) when the user logs in; off unless they turn it on. */
+export const startAtLogin = () => autostart.isEnabled();
+export const setStartAtLogin = (on: boolean) => (on ? autostart.enable() : autostart.disable());
 
 // ---------------------------------------------------------------- GDPR
 
@@ -391,9 +395,93 @@ export interface GdprRequest {
   artifact_sha256: string | null;
   erasure_strategy: "delete" | "anonymize" | null;
   notes: string | null;
+  /** An erasure's completion certificate, once done. */
+  certificate?: Certificate | null;
 }
 
+export interface PersonCounts {
+  messages: number;
+  message_reads: number;
+  conversations: number;
+  conversations_owned: number;
+  active_holds: number;
+  requests: number;
+}
+
+/** The one person a lookup found, with what matched and what is stored about them. */
+export interface Subject {
+  person: {
+    id: number;
+    external_id: string;
+    display_name: string | null;
+    email: string | null;
+    phone: string | null;
+    created_at: string;
+    last_seen_at: string | null;
+    anonymized_at: string | null;
+  };
+  matched_by: string[];
+  counts: PersonCounts;
+  /** Active holds that forbid erasing them. */
+  blockers: { hold: number | null; what: string; reason: string }[];
+}
+
+export interface CertificateCheck {
+  what: string;
+  query: string;
+  result: number;
+}
+
+export interface Certificate {
+  request: number;
+  strategy: "delete" | "anonymize";
+  erased_at: string;
+  ledger_entry: number;
+  pseudonym: string | null;
+  bodies: string | null;
+  before: PersonCounts;
+  /** Counts by kind, some nested (`{deleted: {messages: 3}}`). */
+  rows: Record<string, unknown>;
+  scrubbed: Record<string, number> | null;
+  checks: CertificateCheck[];
+  residue: { secure_delete: string; wal_checkpoint: string | null };
+  note: string;
+}
+
+export interface AccessReport {
+  request: GdprRequest | null;
+  file: string;
+  bytes: number;
+  sha256: string;
+  conversations: number;
+  messages: number;
+  read_receipts: number;
+  include_other_participants: boolean;
+}
+
+export interface ErasureReport {
+  request: GdprRequest;
+  certificate: Certificate;
+}
+
+/** A recorded request, or a person named directly. */
+export type GdprTarget = { request: number } | { subject: string };
+
 export const gdprRequests = (all: boolean) => call<GdprRequest[]>("gdpr_requests", { all });
+export const gdprRequestShow = (id: number) => call<GdprRequest>("gdpr_request_show", { id });
+/** Rejects with the core's message for an unknown or ambiguous person. */
+export const gdprFind = (subject: string) => call<Subject>("gdpr_find", { subject });
+export const gdprRequestNew = (kind: "access" | "erasure", subject: string, received: string | null, notes: string | null) =>
+  call<GdprRequest>("gdpr_request_new", { kind, subject, received, notes });
+export const gdprRequestStart = (id: number) => call<GdprRequest>("gdpr_request_start", { id });
+export const gdprRequestExtend = (id: number, months: number, reason: string) =>
+  call<GdprRequest>("gdpr_request_extend", { id, months, reason });
+export const gdprRequestReject = (id: number, reason: string) => call<GdprRequest>("gdpr_request_reject", { id, reason });
+export const gdprExportFileName = (target: GdprTarget) => call<string>("gdpr_export_file_name", { target });
+export const gdprExport = (target: GdprTarget, to: string) => call<AccessReport>("gdpr_export", { target, to });
+/** `confirmedUser` is the person's id the confirmation showed; the erasure stops if the target now finds someone else. */
+export const gdprErase = (target: GdprTarget, strategy: "delete" | "anonymize", confirmedUser: number) =>
+  call<ErasureReport>("gdpr_erase", { target, strategy, confirmedUser });
 
 // ---------------------------------------------------------------- events
 

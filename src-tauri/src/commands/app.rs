@@ -4,7 +4,7 @@ use chatkeep_core::domain::Actor;
 use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
 use chatkeep_core::ops::stats::storage_stats;
 use serde::Serialize;
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Runtime, State};
 
 use super::{json, off_thread};
 use crate::error::{CommandError, CommandResult};
@@ -44,7 +44,7 @@ pub async fn stats(state: State<'_, AppState>) -> CommandResult<serde_json::Valu
 
 /// The demo set (the CLI's `demo seed` defaults), so a new user sees a living dashboard.
 #[tauri::command]
-pub async fn load_demo(app: AppHandle, state: State<'_, AppState>) -> CommandResult<serde_json::Value> {
+pub async fn load_demo<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> CommandResult<serde_json::Value> {
     let options = SeedOptions { conversations: 2_000, messages: 20_000, months: 12, seed: 1, until: state.clock.now() };
     options.validate()?;
     let (store, clock) = (state.store.clone(), state.clock.clone());

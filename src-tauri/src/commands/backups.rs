@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::ops::backup::parse_month;
 use chatkeep_core::ops::{Cancel, NoProgress};
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Runtime, State};
 
 use super::{json, off_thread};
 use crate::error::CommandResult;
@@ -19,7 +19,7 @@ pub async fn backups_list(state: State<'_, AppState>) -> Json {
 }
 
 #[tauri::command]
-pub async fn backup_snapshot(app: AppHandle, state: State<'_, AppState>) -> Json {
+pub async fn backup_snapshot<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Json {
     let parts = state.parts();
     off_thread(move || async move {
         let progress = EmitProgress::new(&app, "backup");
@@ -29,7 +29,7 @@ pub async fn backup_snapshot(app: AppHandle, state: State<'_, AppState>) -> Json
 }
 
 #[tauri::command]
-pub async fn backup_archive(app: AppHandle, state: State<'_, AppState>, month: String) -> Json {
+pub async fn backup_archive<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, month: String) -> Json {
     let month = parse_month(&month)?;
     let parts = state.parts();
     off_thread(move || async move {

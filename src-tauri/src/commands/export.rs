@@ -4,7 +4,7 @@ use chatkeep_core::domain::Actor;
 use chatkeep_core::ops::export::{ExportRequest, export, plan};
 use chatkeep_core::store::Memory;
 use serde::Deserialize;
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Runtime, State};
 
 use super::{json, off_thread};
 use crate::error::{CommandError, CommandResult};
@@ -57,8 +57,8 @@ pub async fn export_file_name(state: State<'_, AppState>, options: ExportOptions
 }
 
 #[tauri::command]
-pub async fn export_run(
-    app: AppHandle,
+pub async fn export_run<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     options: ExportOptions,
     path: PathBuf,

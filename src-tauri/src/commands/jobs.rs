@@ -1,6 +1,6 @@
 use chatkeep_core::domain::Actor;
 use chatkeep_core::scheduler::JobName;
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, Emitter, Runtime, State};
 
 use super::json;
 use crate::error::CommandResult;
@@ -23,7 +23,7 @@ pub async fn jobs_history(state: State<'_, AppState>, job: Option<String>, limit
 
 /// Runs a job now, recorded like a scheduled run; refused while it is running elsewhere.
 #[tauri::command]
-pub async fn jobs_run(app: AppHandle, state: State<'_, AppState>, job: String) -> Json {
+pub async fn jobs_run<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, job: String) -> Json {
     let name = JobName::parse(&job)?;
     let scheduler = state.scheduler.clone();
     let runs = super::off_thread(move || async move { Ok(scheduler.run_now(name).await?) }).await?;
@@ -32,16 +32,29 @@ pub async fn jobs_run(app: AppHandle, state: State<'_, AppState>, job: String) -
 }
 
 #[tauri::command]
-pub async fn jobs_pause(app: AppHandle, state: State<'_, AppState>, job: Option<String>) -> CommandResult<()> {
+pub async fn jobs_pause<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    job: Option<String>,
+) -> CommandResult<()> {
     pause(app, state, job, true).await
 }
 
 #[tauri::command]
-pub async fn jobs_resume(app: AppHandle, state: State<'_, AppState>, job: Option<String>) -> CommandResult<()> {
+pub async fn jobs_resume<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    job: Option<String>,
+) -> CommandResult<()> {
     pause(app, state, job, false).await
 }
 
-async fn pause(app: AppHandle, state: State<'_, AppState>, job: Option<String>, paused: bool) -> CommandResult<()> {
+async fn pause<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    job: Option<String>,
+    paused: bool,
+) -> CommandResult<()> {
     let name = job.as_deref().filter(|j| !j.is_empty()).map(JobName::parse).transpose()?;
     state.scheduler.set_paused(name, paused, Actor::Desktop).await?;
     crate::tray::refresh_tooltip(&app).await;

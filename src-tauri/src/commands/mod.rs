@@ -15,7 +15,7 @@ use std::future::Future;
 use crate::error::{CommandError, CommandResult};
 
 /// Every command the dashboard may call.
-pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
     tauri::generate_handler![
         app::app_info,
         app::stats,
@@ -51,6 +51,15 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         settings::settings_get,
         settings::settings_save,
         gdpr::gdpr_requests,
+        gdpr::gdpr_request_show,
+        gdpr::gdpr_find,
+        gdpr::gdpr_request_new,
+        gdpr::gdpr_request_start,
+        gdpr::gdpr_request_extend,
+        gdpr::gdpr_request_reject,
+        gdpr::gdpr_export_file_name,
+        gdpr::gdpr_export,
+        gdpr::gdpr_erase,
     ]
 }
 

@@ -3,7 +3,7 @@ use chatkeep_core::domain::hold::HoldTarget;
 use chatkeep_core::domain::policy::RetentionPolicy;
 use chatkeep_core::ops::hold::{list_holds, place_hold, release_hold};
 use chatkeep_core::ops::retention::{RunHooks, list_rules, policy_groups};
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Runtime, State};
 
 use super::{json, off_thread};
 use crate::error::{CommandError, CommandResult};
@@ -20,7 +20,7 @@ pub async fn retention_preview(state: State<'_, AppState>) -> Json {
 
 /// A retention run now, as the desktop user, with progress and cancel.
 #[tauri::command]
-pub async fn retention_run(app: AppHandle, state: State<'_, AppState>) -> Json {
+pub async fn retention_run<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Json {
     let cancel = state
         .start("retention")
         .ok_or_else(|| CommandError::new("busy", "a retention run is already going; wait for it or cancel it"))?;

@@ -159,10 +159,9 @@ export function BackupsPage() {
     });
   const verify = (b: api.Backup) =>
     act(`verify-${b.id}`, async () => {
-      const results = await api.backupVerify(b.id);
-      const r = results[0];
-      if (r && r.ok) toast({ kind: "success", text: `Backup #${b.id} verified: it matches its manifest.` });
-      else toast({ kind: "error", text: `Backup #${b.id} failed verification: ${r?.problems.join("; ") ?? "no answer"}` });
+      const r = await api.backupVerify(b.id);
+      if (r.ok) toast({ kind: "success", text: `Backup #${b.id} verified: it matches its manifest.` });
+      else toast({ kind: "error", text: `Backup #${b.id} failed verification: ${r.problems.join("; ")}` });
       list.reload();
     });
   const startRestore = (b: api.Backup) =>

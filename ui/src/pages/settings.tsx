@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
 import { Button, Card, ErrorNote, Loading, Page } from "../components/ui";
-import { toast, useLoad } from "../state";
+import { attempt, toast, useLoad } from "../state";
 
 const SECTION_TITLES: Record<string, string> = {
   general: "General",
@@ -46,6 +46,37 @@ function keyNamedIn(message: string, settings: api.Setting[]): string | null {
     .filter((s) => message.includes(s.key) || (s.env !== null && message.includes(s.env)))
     .sort((a, b) => b.key.length - a.key.length);
   return named[0]?.key ?? null;
+}
+
+/** Opt-in: the app starts in the tray when the user logs in, so the schedule keeps running. */
+function StartAtLogin() {
+  const enabled = useLoad(api.startAtLogin);
+  const [busy, setBusy] = useState(false);
+  const toggle = async (on: boolean) => {
+    setBusy(true);
+    const done = await attempt(async () => {
+      await api.setStartAtLogin(on);
+      return true;
+    });
+    if (done) toast({ kind: "success", text: on ? "chatkeep will start in the tray when you log in." : "chatkeep will no longer start at login." });
+    enabled.reload();
+    setBusy(false);
+  };
+  return (
+    <Card title="Desktop">
+      <ErrorNote message={enabled.error} />
+      <label class="check">
+        <input
+          type="checkbox"
+          data-testid="settings-start-at-login"
+          checked={enabled.data === true}
+          disabled={busy || enabled.data === undefined}
+          onChange={(e) => void toggle(e.currentTarget.checked)}
+        />{" "}
+        Start chatkeep in the tray when I log in, so scheduled backups and cleanups run without opening it
+      </label>
+    </Card>
+  );
 }
 
 export function SettingsPage() {
@@ -104,6 +135,7 @@ export function SettingsPage() {
         )}{" "}
         Environment variables override the file: a setting that comes from one keeps that value until the variable is removed.
       </p>
+      <StartAtLogin />
       <ErrorNote message={loaded.error} />
       {!current && !loaded.error && <Loading />}
       {current && (

@@ -57,7 +57,9 @@ struct ManifestFile {
 fn check_destination(out: &Path) -> Result<PathBuf> {
     let shown = out.display();
     if out.exists() {
-        return Err(Error::invalid(format!("{shown} already exists: choose a new file name for --out")));
+        return Err(Error::invalid(format!(
+            "{shown} already exists: choose a new file name (an access export never replaces a file)"
+        )));
     }
     let folder = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     if !folder.is_dir() {
@@ -156,9 +158,9 @@ pub async fn export_access(
         .and_then(|_| staged.as_file().sync_all())
         .map_err(|e| Error::io(format!("cannot write {}", out.display()), e))?;
     restrict(staged.path());
-    let file = staged.persist_noclobber(out).map_err(|e| {
-        Error::invalid(format!("cannot write {}: {}; choose a new file name for --out", out.display(), e.error))
-    })?;
+    let file = staged
+        .persist_noclobber(out)
+        .map_err(|e| Error::invalid(format!("cannot write {}: {}; choose a new file name", out.display(), e.error)))?;
     drop(file);
     let path = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
 
