@@ -11,7 +11,9 @@
 //! - chatkeep: `retention run` expiring those messages, then a second run
 //!   (grace 0, a moment later) purging them, in batches.
 //!
-//! It prints rows/s for each, the ratio, and the writer's p50/p99 latency.
+//! It prints rows/s for each, the ratio, the writer's p50/p99 latency and how
+//! large the WAL file grew. With `CHATKEEP_BENCH_SEEDED=/some/file.db`, the seeded
+//! data set is kept in that file and reused by later runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,15 +39,26 @@ async fn main() -> Result<()> {
     let messages: u64 = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(1_000_000);
     let batch_size: u32 = std::env::args().nth(2).map(|a| a.parse()).transpose()?.unwrap_or(1_000);
     let dir = tempfile::tempdir()?;
-    let seeded = dir.path().join("seeded.db");
     let until = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).single().ok_or("date")?;
-
-    eprintln!("seeding {messages} messages...");
-    let store = Store::open(&DatabaseUrl::Sqlite(seeded.clone())).await?;
-    let clock = FixedClock::new(until);
-    let options = SeedOptions { conversations: messages / 10, messages, months: 12, seed: 1, until };
-    seed_demo(&store, &options, Actor::Cli, &clock, &NoProgress).await?;
+    // Seeding a million messages takes longer than the measurement; a kept file lets
+    // repeated runs compare on the very same data.
+    let seeded = match std::env::var_os("CHATKEEP_BENCH_SEEDED") {
+        Some(path) => PathBuf::from(path),
+        None => dir.path().join("seeded.db"),
+    };
+    let store = if seeded.exists() {
+        eprintln!("reusing {}", seeded.display());
+        Store::open(&DatabaseUrl::Sqlite(seeded.clone())).await?
+    } else {
+        eprintln!("seeding {messages} messages...");
+        let store = Store::open(&DatabaseUrl::Sqlite(seeded.clone())).await?;
+        let clock = FixedClock::new(until);
+        let options = SeedOptions { conversations: messages / 10, messages, months: 12, seed: 1, until };
+        seed_demo(&store, &options, Actor::Cli, &clock, &NoProgress).await?;
+        store
+    };
     let mut conn = connect(&seeded).await?;
+    let messages = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM messages").fetch_one(&mut conn).await? as u64;
     sqlx::query("UPDATE conversations SET retention_policy = NULL").execute(&mut conn).await?;
     let cutoff: String = sqlx::query_scalar("SELECT created_at FROM messages ORDER BY created_at LIMIT 1 OFFSET $1")
         .bind((messages * 4 / 10) as i64)
@@ -181,6 +194,7 @@ struct Writer {
 impl Writer {
     async fn start(path: &Path) -> Result<Writer> {
         let mut conn = connect(path).await?;
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let task = tokio::spawn(async move {
@@ -194,6 +208,7 @@ impl Writer {
             let mut latencies = Vec::new();
             let mut last = Instant::now();
             let mut stall = 0.0f64;
+            let mut wal_peak = 0u64;
             while !flag.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 sqlx::query(
@@ -206,10 +221,12 @@ impl Writer {
                 .execute(&mut conn)
                 .await?;
                 latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                wal_peak = wal_peak.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
                 stall = stall.max(last.elapsed().as_secs_f64() * 1000.0);
                 last = Instant::now();
                 tokio::time::sleep(StdDuration::from_millis(1)).await;
             }
+            latencies.push(wal_peak as f64);
             latencies.push(-stall);
             conn.close().await?;
             Ok(latencies)
@@ -221,9 +238,10 @@ impl Writer {
         self.stop.store(true, Ordering::Relaxed);
         let mut latencies = self.task.await??;
         let stall = -latencies.pop().unwrap_or(0.0);
+        let wal_peak = latencies.pop().unwrap_or(0.0) / 1048576.0;
         latencies.sort_by(f64::total_cmp);
         let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(0.0);
-        Ok(Latency { inserts: latencies.len(), p50: at(0.5), p99: at(0.99), max: at(1.0), stall })
+        Ok(Latency { inserts: latencies.len(), p50: at(0.5), p99: at(0.99), max: at(1.0), stall, wal_peak })
     }
 }
 
@@ -234,14 +252,16 @@ struct Latency {
     max: f64,
     /// The longest gap between two completed inserts.
     stall: f64,
+    /// The largest the WAL file grew, in MiB, as the writer saw it.
+    wal_peak: f64,
 }
 
 impl std::fmt::Display for Latency {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} inserts, p50 {:.2} ms, p99 {:.2} ms, max {:.0} ms, longest stall {:.0} ms",
-            self.inserts, self.p50, self.p99, self.max, self.stall
+            "{} inserts, p50 {:.2} ms, p99 {:.2} ms, max {:.0} ms, longest stall {:.0} ms, WAL peak {:.0} MiB",
+            self.inserts, self.p50, self.p99, self.max, self.stall, self.wal_peak
         )
     }
 }
