@@ -426,17 +426,18 @@ impl<W: Write> Pdf<W> {
 
         // Only now is every glyph known; fonts nothing used are left out.
         let mut font_refs = Vec::new();
-        for font in 0..FONTS.len() {
-            if let Some(used) = self.fonts.used[font].take() {
-                let id = write_font(&mut self.objects, &self.fonts.faces[font], font, &used)?;
-                font_refs.push((FONT_NAMES[font], id));
+        let used = std::mem::take(&mut self.fonts.used);
+        for (font, (used, name)) in used.iter().zip(FONT_NAMES).enumerate() {
+            if let Some(used) = used {
+                let id = write_font(&mut self.objects, &self.fonts.faces[font], font, used)?;
+                font_refs.push((name, id));
             }
         }
         self.objects.write(resources, |chunk| {
             let mut writer = chunk.indirect(resources).start::<Resources>();
             let mut fonts = writer.fonts();
             for (name, id) in &font_refs {
-                fonts.pair(Name(*name), *id);
+                fonts.pair(Name(name), *id);
             }
             fonts.finish();
             writer.x_objects().pair(TOTAL, total_id);
