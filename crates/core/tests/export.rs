@@ -263,12 +263,17 @@ async fn bad_requests_are_refused_before_any_file_exists_and_cancel_leaves_nothi
     };
     assert_eq!(files(), 0, "no file for refused requests");
 
+    // A PDF has written its header (and may have written pages) by the time the cancel is seen.
+    for format in ["pdf", "csv"] {
+        let plan =
+            plan(&db.store, &request(&db, format, "2026-10-25", "2026-10-25"), BERLIN, &settings()).await.unwrap();
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let report = export(&db.store, &plan, BERLIN, Actor::Cli, &clock(), &NoProgress, &cancel).await.unwrap();
+        assert!(report.cancelled, "the {format} export reports the cancel");
+        assert_eq!(files(), 0, "a cancelled {format} export removes its partial file");
+    }
     let plan = plan(&db.store, &request(&db, "csv", "2026-10-25", "2026-10-25"), BERLIN, &settings()).await.unwrap();
-    let cancel = Cancel::new();
-    cancel.cancel();
-    let report = export(&db.store, &plan, BERLIN, Actor::Cli, &clock(), &NoProgress, &cancel).await.unwrap();
-    assert!(report.cancelled);
-    assert_eq!(files(), 0, "a cancelled export removes its partial file");
 
     // A finished export is audited with its checksum.
     let report = export(&db.store, &plan, BERLIN, Actor::Cli, &clock(), &NoProgress, &Cancel::new()).await.unwrap();
@@ -326,4 +331,46 @@ async fn a_pdf_gives_every_script_back_to_pdftotext_and_nothing_runs_off_the_pag
         let x_max: f32 = line.split("xMax=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
         assert!(x_max <= right_edge, "a word runs off the page: {line}");
     }
+}
+
+#[tokio::test]
+async fn a_pdf_of_thousands_of_messages_is_written_page_by_page_into_a_file_qpdf_accepts() {
+    let db = TestDb::new().await;
+    let conversations = 30;
+    let per_conversation = 100;
+    let mut records = vec![json!({"type": "user", "id": "ana", "created_at": "2026-01-01T00:00:00Z"})];
+    for c in 0..conversations {
+        records.push(json!({"type": "conversation", "id": format!("c-{c}"), "kind": "group",
+                            "title": format!("Thread {c}"), "created_at": "2026-10-01T00:00:00Z"}));
+        records.push(json!({"type": "participant", "conversation": format!("c-{c}"), "user": "ana",
+                            "joined_at": "2026-10-01T00:00:00Z"}));
+        for m in 0..per_conversation {
+            let body = format!("Nachricht {c}-{m}: Größe Ελληνικά Кириллица 中文 {}", "lorem ipsum ".repeat(m % 20));
+            records.push(json!({"type": "message", "id": format!("m-{c}-{m}"), "conversation": format!("c-{c}"),
+                                "sender": "ana", "role": "user", "body": body,
+                                "created_at": format!("2026-10-25T{:02}:{:02}:00Z", m / 60, m % 60)}));
+        }
+    }
+    load(&db, &records).await;
+    let path = run(&db, &request(&db, "pdf", "2026-10-25", "2026-10-25")).await;
+    let tool = |program: &str, args: &[&str]| {
+        let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program} is needed: {e}"));
+        assert!(out.status.success(), "{program}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let file = path.to_str().unwrap();
+    let check = tool("qpdf", &["--check", file]);
+    assert!(check.contains("No syntax or stream encoding errors"), "qpdf finds the file sound: {check}");
+    let pages: usize = tool("pdfinfo", &[file])
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
+        .unwrap();
+    assert!(pages >= 100, "3,000 messages fill over a hundred pages ({pages})");
+    let last = tool("pdftotext", &["-f", &pages.to_string(), "-l", &pages.to_string(), file, "-"]);
+    assert!(last.replace(' ', "").contains(&format!("{pages}/{pages}")), "the last page is numbered: {last}");
+    assert!(last.contains("Nachricht 29-99"), "the last message is on the last page");
+    let middle = pages / 2;
+    let text = tool("pdftotext", &["-f", &middle.to_string(), "-l", &middle.to_string(), file, "-"]);
+    assert!(text.replace(' ', "").contains(&format!("{middle}/{pages}")), "a middle page carries the total: {text}");
+    assert!(text.contains("Кириллица") && text.contains("中文"), "every font is used on every page");
 }

@@ -1,4 +1,4 @@
-//! `chatkeep export`: any date range to CSV, JSON or JSONL, streamed.
+//! `chatkeep export`: any date range to CSV, JSON, JSONL or PDF, streamed.
 //!
 //! Rows come from the database a page of conversations at a time, in
 //! (conversation, created_at) order, so memory stays flat however large the
@@ -502,8 +502,8 @@ async fn write_all(
         }
         Format::Pdf => {
             use pdf::{Pdf, Style};
-            let mut doc = Pdf::new("chatkeep export")?;
-            doc.paragraph("Chat export", Style::Title, 0.0);
+            let mut doc = Pdf::new("chatkeep export", &mut *out, &plan.path)?;
+            doc.paragraph("Chat export", Style::Title, 0.0)?;
             doc.gap(10.0);
             let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
             let lines = [
@@ -514,7 +514,7 @@ async fn write_all(
                 format!("Generated: {} by chatkeep {}", to_db(clock.now()), crate::VERSION),
             ];
             for line in lines {
-                doc.paragraph(&line, Style::Body, 0.0);
+                doc.paragraph(&line, Style::Body, 0.0)?;
             }
             let mut incoming = prefetch(store, plan, pages, sizes);
             let mut first = true;
@@ -527,14 +527,14 @@ async fn write_all(
                 let mut next = 0;
                 for c in &page.rows {
                     if first {
-                        doc.new_page();
+                        doc.new_page()?;
                         first = false;
                     } else {
                         doc.gap(14.0);
                     }
                     let title = c.title.as_deref().unwrap_or("(untitled)");
-                    doc.paragraph(&format!("{title} — {} ({})", c.conversation, c.kind), Style::Heading, 0.0);
-                    doc.paragraph(&format!("Participants: {}", c.participants.join(", ")), Style::Meta, 0.0);
+                    doc.paragraph(&format!("{title} — {} ({})", c.conversation, c.kind), Style::Heading, 0.0)?;
+                    doc.paragraph(&format!("Participants: {}", c.participants.join(", ")), Style::Meta, 0.0)?;
                     doc.paragraph(
                         &format!(
                             "{} {} in range, {} to {}",
@@ -545,7 +545,7 @@ async fn write_all(
                         ),
                         Style::Meta,
                         0.0,
-                    );
+                    )?;
                     let start = next;
                     while next < messages.len() && messages[next].conversation_id == c.conversation_id {
                         next += 1;
@@ -557,15 +557,14 @@ async fn write_all(
                             &format!("{}  {sender} ({})", local_time(&m.created_at, tz), m.role),
                             Style::Meta,
                             0.0,
-                        );
-                        doc.paragraph(m.body.as_deref().unwrap_or(""), Style::Body, 10.0);
+                        )?;
+                        doc.paragraph(m.body.as_deref().unwrap_or(""), Style::Body, 10.0)?;
                     }
                     done += if plan.include_messages { (next - start) as u64 } else { 1 };
                 }
                 progress.advance_to(done);
             }
-            let bytes = doc.finish();
-            out.write_all(&bytes).map_err(io)?;
+            doc.finish()?;
         }
     }
     Ok(true)
