@@ -258,7 +258,8 @@ fn show_restore(ctx: &Context, report: &RestoreReport) -> anyhow::Result<()> {
         );
     }
     if report.erased_again > 0 {
-        println!("  {} people erased after the backup was made were erased again.", report.erased_again);
+        let (who, were) = if report.erased_again == 1 { ("person", "was") } else { ("people", "were") };
+        println!("  {} {who} erased since the backup was made {were} erased again.", report.erased_again);
     }
     Ok(())
 }

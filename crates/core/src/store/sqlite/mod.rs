@@ -68,6 +68,9 @@ pub(super) async fn open(url: &DatabaseUrl, memory: super::Memory) -> Result<Sql
     let pool = SqlitePoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
+        // Each connection holds up to 64 MB of page cache and its own map of the file; a
+        // tray app that sits idle for hours should give that back, so idle connections close.
+        .idle_timeout(Duration::from_secs(30))
         .connect_with(options)
         .await
         .map_err(|source| open_error(url, source))?;
