@@ -110,9 +110,14 @@ pub fn quit(app: &AppHandle) {
         }
         let limit = Duration::from_secs(u64::from(state.config().scheduler.stop_timeout_seconds));
         let task = state.scheduler_task.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        if let Some(task) = task
-            && tokio::time::timeout(limit, task).await.is_err()
-        {
+        let started = tokio::time::Instant::now();
+        let loop_ended = match task {
+            Some(task) => tokio::time::timeout(limit, task).await.is_ok(),
+            None => true,
+        };
+        // A job started from the tray or the dashboard runs outside the loop: wait for it too.
+        let left = limit.saturating_sub(started.elapsed());
+        if !loop_ended || !state.scheduler.wait_idle(left).await {
             tracing::error!("the running job did not stop in time; quitting anyway");
         }
         state.notifiers.flush(Duration::from_secs(5));

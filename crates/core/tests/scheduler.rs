@@ -15,7 +15,7 @@ use chatkeep_core::domain::Actor;
 use chatkeep_core::events::{CollectEvents, Event};
 use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
 use chatkeep_core::ops::{Cancel, NoProgress};
-use chatkeep_core::scheduler::{BoxFuture, JobContext, JobName, Scheduler, Sleeper};
+use chatkeep_core::scheduler::{BoxFuture, Finish, JobContext, JobName, Outcome, Scheduler, Sleeper};
 use chatkeep_core::store::jobs::JobRun;
 use chatkeep_core::{Error, FixedClock, Store};
 use chrono::{DateTime, TimeZone, Utc};
@@ -408,6 +408,41 @@ async fn pause_persists_across_a_restart_and_paused_times_are_skipped_not_caught
             .await
             .unwrap();
     assert_eq!(actions, ["jobs.pause", "jobs.resume", "jobs.pause"]);
+}
+
+#[tokio::test]
+async fn quitting_waits_for_a_job_started_by_hand_to_stop_at_its_safe_point() {
+    let db = TestDb::new().await;
+    let clock = Arc::new(FixedClock::new(common::at(2026, 6, 1, 12, 0, 0)));
+    let mut h = harness(&db.store, config(db.dir.path(), &[]), clock.clone(), common::at(2026, 6, 1, 12, 0, 0));
+    // A snapshot that takes a while: it works in steps and stops at the first one after a stop.
+    h.scheduler.replace_body(
+        JobName::Snapshot,
+        Arc::new(|ctx: JobContext| {
+            Box::pin(async move {
+                while !ctx.cancel.is_cancelled() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(Outcome { finish: Finish::Cancelled, summary: serde_json::json!({}) })
+            })
+        }),
+    );
+    let scheduler = Arc::new(h.scheduler);
+    let by_hand = {
+        let scheduler = scheduler.clone();
+        tokio::spawn(async move { scheduler.run_now(JobName::Snapshot).await })
+    };
+    while runs(&db.store, "snapshot").await.is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!scheduler.wait_idle(Duration::from_millis(100)).await, "the job is still running before the stop");
+
+    scheduler.stop();
+    assert!(scheduler.wait_idle(Duration::from_secs(10)).await, "the job stopped within the limit");
+    let snapshot = runs(&db.store, "snapshot").await;
+    assert_eq!(snapshot.len(), 1, "{snapshot:#?}");
+    assert_eq!(snapshot[0].status, "cancelled", "recorded as stopped at a safe point, not left running");
+    by_hand.await.unwrap().unwrap();
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub mod jobs;
 mod schedule;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -126,6 +127,9 @@ pub struct Scheduler {
     holder: String,
     sleeper: Arc<dyn Sleeper>,
     busy: Mutex<Vec<Busy>>,
+    /// Runs going on in this process now: scheduled ones and `run_now` calls (a tray
+    /// click), so that quitting can wait for all of them, not only for the run loop.
+    running: AtomicUsize,
     /// The next time each job is due, as this process last worked it out.
     next_due: Mutex<HashMap<JobName, Option<DateTime<Utc>>>>,
 }
@@ -157,7 +161,15 @@ impl Scheduler {
             jobs.push(Job { name, schedule, catch_up, body: name.body() });
         }
         let holder = format!("{}@{}/{:08x}", std::process::id(), hostname(), rand::random::<u32>());
-        Ok(Scheduler { ctx, jobs, holder, sleeper, busy: Mutex::new(Vec::new()), next_due: Mutex::new(HashMap::new()) })
+        Ok(Scheduler {
+            ctx,
+            jobs,
+            holder,
+            sleeper,
+            busy: Mutex::new(Vec::new()),
+            running: AtomicUsize::new(0),
+            next_due: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Puts another body in place of a job's own (the desktop app's hooks, tests).
@@ -175,6 +187,19 @@ impl Scheduler {
     /// Asks the running job to stop at its next safe point and the run loop to end.
     pub fn stop(&self) {
         self.ctx.cancel.cancel();
+    }
+
+    /// Waits until no job runs in this process (after [`Scheduler::stop`], each stops at
+    /// its next safe point and is recorded), at most `limit`. False if one was still running.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.running.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -445,6 +470,13 @@ impl Scheduler {
 
     /// Runs a job (with retries), then pruning after a backup; returns the run ids.
     async fn execute(&self, job: &Job, slot: Option<DateTime<Utc>>, trigger: &str) -> Result<Vec<i64>> {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let result = self.execute_counted(job, slot, trigger).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    async fn execute_counted(&self, job: &Job, slot: Option<DateTime<Utc>>, trigger: &str) -> Result<Vec<i64>> {
         let started = self.now();
         let (id, finish) = self.execute_one(job, slot, trigger).await?;
         let mut ids = vec![id];
