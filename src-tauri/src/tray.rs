@@ -9,6 +9,10 @@ use crate::state::AppState;
 
 pub const TRAY_ID: &str = "chatkeep";
 
+/// The tray's Pause/Resume item, kept so that its label follows the stored switch, which
+/// the dashboard, the CLI or another chatkeep process may change too.
+struct PauseItem<R: Runtime>(MenuItem<R>);
+
 pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, "open", "Open dashboard", true, None::<&str>)?;
     let backup = MenuItem::with_id(app, "backup", "Back up now", true, None::<&str>)?;
@@ -17,7 +21,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let quit = MenuItem::with_id(app, "quit", "Quit chatkeep", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let menu = Menu::with_items(app, &[&open, &separator, &backup, &retention, &pause, &separator, &quit])?;
-    let pause_item = pause.clone();
+    app.manage(PauseItem(pause.clone()));
     let mut tray = TrayIconBuilder::with_id(TRAY_ID)
         .tooltip("chatkeep")
         .menu(&menu)
@@ -28,15 +32,14 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
             "retention" => run_job(app, chatkeep_core::scheduler::JobName::Retention),
             "pause" => {
                 let app = app.clone();
-                let item = pause_item.clone();
                 tauri::async_runtime::spawn(async move {
                     let state = app.state::<AppState>();
                     let paused = state.scheduler.all_paused().await.unwrap_or(false);
                     let actor = chatkeep_core::domain::Actor::Desktop;
                     match state.scheduler.set_paused(None, !paused, actor).await {
                         Ok(()) => {
-                            let _ = item.set_text(if paused { "Pause schedule" } else { "Resume schedule" });
                             refresh_tooltip(&app).await;
+                            let _ = tauri::Emitter::emit(&app, "jobs-changed", ());
                         }
                         Err(e) => tracing::error!(error = %e, "cannot pause or resume the schedule"),
                     }
@@ -75,7 +78,11 @@ fn run_job(app: &AppHandle, job: chatkeep_core::scheduler::JobName) {
 pub async fn refresh_tooltip<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
     let mut parts = Vec::new();
-    if state.scheduler.all_paused().await.unwrap_or(false) {
+    let paused = state.scheduler.all_paused().await.unwrap_or(false);
+    if let Some(item) = app.try_state::<PauseItem<R>>() {
+        let _ = item.0.set_text(if paused { "Resume schedule" } else { "Pause schedule" });
+    }
+    if paused {
         parts.push("Schedule paused".to_string());
     } else if let Ok(jobs) = state.scheduler.overview().await {
         let next = jobs

@@ -15,7 +15,7 @@ use chatkeep_core::domain::Actor;
 use chatkeep_core::events::{CollectEvents, Event};
 use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
 use chatkeep_core::ops::{Cancel, NoProgress};
-use chatkeep_core::scheduler::{BoxFuture, Finish, JobContext, JobName, Outcome, Scheduler, Sleeper};
+use chatkeep_core::scheduler::{BoxFuture, JobContext, JobName, Outcome, Scheduler, Sleeper};
 use chatkeep_core::store::jobs::JobRun;
 use chatkeep_core::{Error, FixedClock, Store};
 use chrono::{DateTime, TimeZone, Utc};
@@ -423,10 +423,12 @@ async fn quitting_waits_for_a_job_started_by_hand_to_stop_at_its_safe_point() {
                 while !ctx.cancel.is_cancelled() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                Ok(Outcome { finish: Finish::Cancelled, summary: serde_json::json!({}) })
+                // As a backup does: it gives up at its next phase with an error.
+                Err::<Outcome, _>(Error::invalid("the backup was cancelled; nothing was kept"))
             })
         }),
     );
+    let events = h.events.clone();
     let scheduler = Arc::new(h.scheduler);
     let by_hand = {
         let scheduler = scheduler.clone();
@@ -441,7 +443,8 @@ async fn quitting_waits_for_a_job_started_by_hand_to_stop_at_its_safe_point() {
     assert!(scheduler.wait_idle(Duration::from_secs(10)).await, "the job stopped within the limit");
     let snapshot = runs(&db.store, "snapshot").await;
     assert_eq!(snapshot.len(), 1, "{snapshot:#?}");
-    assert_eq!(snapshot[0].status, "cancelled", "recorded as stopped at a safe point, not left running");
+    assert_eq!(snapshot[0].status, "cancelled", "recorded as stopped at a safe point, not left running or failed");
+    assert!(!events.take().iter().any(|e| matches!(e, Event::JobFailed { .. })), "a stop is not notified as a failure");
     by_hand.await.unwrap().unwrap();
 }
 

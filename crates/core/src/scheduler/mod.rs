@@ -120,6 +120,22 @@ struct Busy {
     to: DateTime<Utc>,
 }
 
+/// Counts a run in progress for as long as it lives.
+struct Running<'a>(&'a AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn start(count: &'a AtomicUsize) -> Running<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Running(count)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Runs the jobs. One per process; more than one process may share a database.
 pub struct Scheduler {
     ctx: JobContext,
@@ -416,6 +432,8 @@ impl Scheduler {
     /// Runs a job now, recorded like a scheduled run (trigger `manual`). Refused
     /// while another run of the job is going on, in this process or another.
     pub async fn run_now(&self, name: JobName) -> Result<Vec<JobRun>> {
+        // Counted until the runs are read back, so a quit that waits for it closes nothing under it.
+        let _running = Running::start(&self.running);
         let Some(lease) = self.lease(name).await? else {
             let holder = self.lease_holder(name).await?;
             return Err(Error::invalid(format!(
@@ -470,13 +488,7 @@ impl Scheduler {
 
     /// Runs a job (with retries), then pruning after a backup; returns the run ids.
     async fn execute(&self, job: &Job, slot: Option<DateTime<Utc>>, trigger: &str) -> Result<Vec<i64>> {
-        self.running.fetch_add(1, Ordering::SeqCst);
-        let result = self.execute_counted(job, slot, trigger).await;
-        self.running.fetch_sub(1, Ordering::SeqCst);
-        result
-    }
-
-    async fn execute_counted(&self, job: &Job, slot: Option<DateTime<Utc>>, trigger: &str) -> Result<Vec<i64>> {
+        let _running = Running::start(&self.running);
         let started = self.now();
         let (id, finish) = self.execute_one(job, slot, trigger).await?;
         let mut ids = vec![id];
@@ -531,6 +543,12 @@ impl Scheduler {
                     self.sleeper.sleep(pause).await;
                     attempt += 1;
                     store.note_job_attempt(id, attempt, &e.to_string()).await?;
+                }
+                // chatkeep is stopping and the job gave up at a safe point (a backup says "cancelled"
+                // as an error): that is a stop, not a failure to notify.
+                Err(e) if self.ctx.cancel.is_cancelled() => {
+                    let message = format!("stopped at a safe point: chatkeep was stopping ({e})");
+                    break ("cancelled", json!({ "attempts": attempt }), Some(message), Finish::Cancelled);
                 }
                 Err(e) => {
                     let message = e.to_string();
