@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(build-essential pkg-config sqlite3 zstd tar age python3 jq poppler-utils qpdf
   curl file libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
-  libsoup-3.0-dev libxdo-dev xvfb xauth dbus-x11 webkit2gtk-driver imagemagick dunst)
+  libsoup-3.0-dev libxdo-dev xvfb xauth dbus-x11 webkit2gtk-driver imagemagick dunst postgresql postgresql-client)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Store, Tx, sqlite};
+use super::{Store, Tx, postgres, sqlite};
 use crate::error::Result;
 
 /// A stored audit row, exactly as hashed.
@@ -35,12 +35,14 @@ impl Tx {
     pub async fn audit_last_link(&mut self) -> Result<Option<(i64, String)>> {
         match self {
             Tx::Sqlite(tx) => sqlite::audit::last_link(tx).await,
+            Tx::Postgres(tx) => postgres::audit::last_link(tx).await,
         }
     }
 
     pub async fn audit_insert(&mut self, row: &AuditRow) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::audit::insert(tx, row).await,
+            Tx::Postgres(tx) => postgres::audit::insert(tx, row).await,
         }
     }
 }
@@ -50,6 +52,7 @@ impl Store {
     pub async fn audit_page(&self, after_id: i64, limit: i64) -> Result<Vec<AuditRow>> {
         match self {
             Store::Sqlite(pool) => sqlite::audit::page(pool, after_id, limit).await,
+            Store::Postgres(pool) => postgres::audit::page(pool, after_id, limit).await,
         }
     }
 
@@ -57,6 +60,7 @@ impl Store {
     pub async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
         match self {
             Store::Sqlite(pool) => sqlite::audit::list(pool, filter).await,
+            Store::Postgres(pool) => postgres::audit::list(pool, filter).await,
         }
     }
 }

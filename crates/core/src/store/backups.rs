@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Store, Tx, sqlite};
+use super::{Store, Tx, postgres, sqlite};
 use crate::error::Result;
 
 /// One catalog row.
@@ -38,7 +38,7 @@ pub struct NewBackup<'a> {
     pub range_start: Option<&'a str>,
     pub range_end: Option<&'a str>,
     pub year: Option<i32>,
-    pub month: Option<u32>,
+    pub month: Option<i32>,
     pub file_name: &'a str,
     pub encrypted: bool,
     pub created_at: &'a str,
@@ -80,12 +80,14 @@ impl Store {
     pub async fn backups(&self) -> Result<Vec<BackupRow>> {
         match self {
             Store::Sqlite(pool) => sqlite::backups::list(pool).await,
+            Store::Postgres(pool) => postgres::backups::list(pool).await,
         }
     }
 
     pub async fn backup(&self, id: i64) -> Result<Option<BackupRow>> {
         match self {
             Store::Sqlite(pool) => sqlite::backups::by_id(pool, id).await,
+            Store::Postgres(pool) => postgres::backups::by_id(pool, id).await,
         }
     }
 
@@ -93,6 +95,7 @@ impl Store {
     pub async fn erasure_ledger_position(&self) -> Result<i64> {
         match self {
             Store::Sqlite(pool) => sqlite::backups::ledger_position(pool).await,
+            Store::Postgres(pool) => postgres::backups::ledger_position(pool).await,
         }
     }
 
@@ -100,6 +103,7 @@ impl Store {
     pub async fn message_ids_created_between(&self, start: &str, end: &str) -> Result<Vec<i64>> {
         match self {
             Store::Sqlite(pool) => sqlite::backups::message_ids_between(pool, start, end).await,
+            Store::Postgres(pool) => postgres::backups::message_ids_between(pool, start, end).await,
         }
     }
 
@@ -107,6 +111,7 @@ impl Store {
     pub async fn export_lines(&self, what: ExportTable, ids: &[i64]) -> Result<String> {
         match self {
             Store::Sqlite(pool) => sqlite::backups::export_lines(pool, what, ids).await,
+            Store::Postgres(pool) => postgres::backups::export_lines(pool, what, ids).await,
         }
     }
 
@@ -114,6 +119,7 @@ impl Store {
     pub async fn archive_conversation_ids(&self, start: &str, end: &str) -> Result<Vec<i64>> {
         match self {
             Store::Sqlite(pool) => sqlite::backups::archive_conversation_ids(pool, start, end).await,
+            Store::Postgres(pool) => postgres::backups::archive_conversation_ids(pool, start, end).await,
         }
     }
 
@@ -121,6 +127,7 @@ impl Store {
     pub async fn referenced_user_ids(&self, conversations: &[i64], messages: &[i64]) -> Result<Vec<i64>> {
         match self {
             Store::Sqlite(pool) => sqlite::backups::referenced_users(pool, conversations, messages).await,
+            Store::Postgres(pool) => postgres::backups::referenced_users(pool, conversations, messages).await,
         }
     }
 
@@ -131,6 +138,7 @@ impl Store {
                 let path = pool.connect_options().get_filename().to_path_buf();
                 (!path.as_os_str().is_empty() && path.as_os_str() != ":memory:").then_some(path)
             }
+            Store::Postgres(_) => None,
         }
     }
 }
@@ -179,18 +187,21 @@ impl Tx {
     pub async fn insert_backup(&mut self, new: &NewBackup<'_>) -> Result<i64> {
         match self {
             Tx::Sqlite(tx) => sqlite::backups::insert(tx, new, std::process::id()).await,
+            Tx::Postgres(tx) => postgres::backups::insert(tx, new, std::process::id()).await,
         }
     }
 
     pub async fn finish_backup(&mut self, id: i64, finished: &Finished<'_>) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::backups::finish(tx, id, finished).await,
+            Tx::Postgres(tx) => postgres::backups::finish(tx, id, finished).await,
         }
     }
 
     pub async fn delete_backup(&mut self, id: i64) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::backups::delete(tx, id).await,
+            Tx::Postgres(tx) => postgres::backups::delete(tx, id).await,
         }
     }
 }

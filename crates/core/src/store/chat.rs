@@ -1,7 +1,7 @@
 //! Writing chat data: bulk inserts of rows with known ids (the demo seeder)
 //! and idempotent upserts keyed by the chat service's ids (import).
 
-use super::{ChatBatch, MaxIds, Store, Tx, sqlite};
+use super::{ChatBatch, MaxIds, Store, Tx, postgres, sqlite};
 use crate::domain::chat::{Conversation, Message, MessageRead, Participant, User};
 use crate::error::Result;
 
@@ -35,6 +35,7 @@ impl Store {
     pub async fn max_ids(&self) -> Result<MaxIds> {
         match self {
             Store::Sqlite(pool) => sqlite::chat::max_ids(&mut *pool.acquire().await?).await,
+            Store::Postgres(pool) => postgres::chat::max_ids(&mut *pool.acquire().await?).await,
         }
     }
 
@@ -42,6 +43,7 @@ impl Store {
     pub async fn count_conversations_with_prefix(&self, prefix: &str) -> Result<i64> {
         match self {
             Store::Sqlite(pool) => sqlite::chat::count_conversations_with_prefix(pool, prefix).await,
+            Store::Postgres(pool) => postgres::chat::count_conversations_with_prefix(pool, prefix).await,
         }
     }
 
@@ -49,6 +51,7 @@ impl Store {
     pub async fn find_id(&self, kind: Entity, external_id: &str) -> Result<Option<i64>> {
         match self {
             Store::Sqlite(pool) => sqlite::chat::find_id(pool, kind, external_id).await,
+            Store::Postgres(pool) => postgres::chat::find_id(pool, kind, external_id).await,
         }
     }
 }
@@ -58,6 +61,7 @@ impl Tx {
     pub async fn insert_batch(&mut self, batch: &ChatBatch) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::chat::insert_batch(tx, batch).await,
+            Tx::Postgres(tx) => postgres::chat::insert_batch(tx, batch).await,
         }
     }
 
@@ -65,12 +69,14 @@ impl Tx {
     pub async fn find_id(&mut self, kind: Entity, external_id: &str) -> Result<Option<i64>> {
         match self {
             Tx::Sqlite(tx) => sqlite::chat::find_id(&mut **tx, kind, external_id).await,
+            Tx::Postgres(tx) => postgres::chat::find_id(&mut **tx, kind, external_id).await,
         }
     }
 
     pub async fn upsert_user(&mut self, user: &User) -> Result<(i64, Upserted)> {
         match self {
             Tx::Sqlite(tx) => sqlite::chat::upsert_user(tx, user).await,
+            Tx::Postgres(tx) => postgres::chat::upsert_user(tx, user).await,
         }
     }
 
@@ -78,6 +84,7 @@ impl Tx {
     pub async fn upsert_conversation(&mut self, conversation: &Conversation) -> Result<(i64, Upserted)> {
         match self {
             Tx::Sqlite(tx) => sqlite::chat::upsert_conversation(tx, conversation).await,
+            Tx::Postgres(tx) => postgres::chat::upsert_conversation(tx, conversation).await,
         }
     }
 
@@ -85,12 +92,14 @@ impl Tx {
     pub async fn upsert_participant(&mut self, participant: &Participant, keep: bool) -> Result<Upserted> {
         match self {
             Tx::Sqlite(tx) => sqlite::chat::upsert_participant(tx, participant, keep).await,
+            Tx::Postgres(tx) => postgres::chat::upsert_participant(tx, participant, keep).await,
         }
     }
 
     pub async fn upsert_message(&mut self, message: &Message) -> Result<(i64, Upserted)> {
         match self {
             Tx::Sqlite(tx) => sqlite::chat::upsert_message(tx, message).await,
+            Tx::Postgres(tx) => postgres::chat::upsert_message(tx, message).await,
         }
     }
 
@@ -98,6 +107,7 @@ impl Tx {
     pub async fn upsert_read(&mut self, read: &MessageRead, keep: bool) -> Result<Upserted> {
         match self {
             Tx::Sqlite(tx) => sqlite::chat::upsert_read(tx, read, keep).await,
+            Tx::Postgres(tx) => postgres::chat::upsert_read(tx, read, keep).await,
         }
     }
 
@@ -105,6 +115,7 @@ impl Tx {
     pub async fn refresh_last_activity(&mut self, conversation_ids: &[i64]) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::chat::refresh_last_activity(tx, conversation_ids).await,
+            Tx::Postgres(tx) => postgres::chat::refresh_last_activity(tx, conversation_ids).await,
         }
     }
 }

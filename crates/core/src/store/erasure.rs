@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Store, Tx, sqlite};
+use super::{Store, Tx, postgres, sqlite};
 use crate::domain::gdpr::{BodyMode, ErasureStrategy};
 use crate::error::Result;
 
@@ -29,6 +29,7 @@ impl Store {
     pub async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>> {
         match self {
             Store::Sqlite(pool) => sqlite::erasure::list(&mut *pool.acquire().await?).await,
+            Store::Postgres(pool) => postgres::erasure::list(&mut *pool.acquire().await?).await,
         }
     }
 }
@@ -37,6 +38,7 @@ impl Tx {
     pub async fn erasure_ledger(&mut self) -> Result<Vec<LedgerEntry>> {
         match self {
             Tx::Sqlite(tx) => sqlite::erasure::list(tx).await,
+            Tx::Postgres(tx) => postgres::erasure::list(tx).await,
         }
     }
 
@@ -44,6 +46,7 @@ impl Tx {
     pub async fn copy_ledger_entry(&mut self, entry: &LedgerEntry) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::erasure::copy(tx, entry).await,
+            Tx::Postgres(tx) => postgres::erasure::copy(tx, entry).await,
         }
     }
 
@@ -51,12 +54,14 @@ impl Tx {
     pub async fn insert_ledger_entry(&mut self, entry: &LedgerEntry) -> Result<i64> {
         match self {
             Tx::Sqlite(tx) => sqlite::erasure::insert(tx, entry).await,
+            Tx::Postgres(tx) => postgres::erasure::insert(tx, entry).await,
         }
     }
 
     pub async fn set_ledger_subject_key(&mut self, id: i64, subject_key: &str) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::erasure::set_subject_key(tx, id, subject_key).await,
+            Tx::Postgres(tx) => postgres::erasure::set_subject_key(tx, id, subject_key).await,
         }
     }
 
@@ -64,6 +69,7 @@ impl Tx {
     pub async fn user_external_ids(&mut self) -> Result<Vec<(i64, String)>> {
         match self {
             Tx::Sqlite(tx) => sqlite::erasure::user_external_ids(tx).await,
+            Tx::Postgres(tx) => postgres::erasure::user_external_ids(tx).await,
         }
     }
 }

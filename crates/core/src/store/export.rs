@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{Store, sqlite};
+use super::{Store, postgres, sqlite};
 use crate::error::Result;
 
 /// What an export covers. Times are stored-shape UTC text; `[from, to)`.
@@ -86,6 +86,7 @@ impl Store {
     pub async fn export_conversations(&self, scope: &ExportScope) -> Result<Vec<(i64, i64)>> {
         match self {
             Store::Sqlite(pool) => sqlite::export::conversations(pool, scope).await,
+            Store::Postgres(pool) => postgres::export::conversations(pool, scope).await,
         }
     }
 
@@ -94,6 +95,7 @@ impl Store {
     pub async fn export_messages(&self, scope: &ExportScope, conversations: &[i64]) -> Result<String> {
         match self {
             Store::Sqlite(pool) => sqlite::export::messages(pool, scope, conversations).await,
+            Store::Postgres(pool) => postgres::export::messages(pool, scope, conversations).await,
         }
     }
 
@@ -105,6 +107,7 @@ impl Store {
     ) -> Result<Vec<ExportConversation>> {
         match self {
             Store::Sqlite(pool) => sqlite::export::conversation_rows(pool, scope, conversations).await,
+            Store::Postgres(pool) => postgres::export::conversation_rows(pool, scope, conversations).await,
         }
     }
 
@@ -114,6 +117,7 @@ impl Store {
     pub async fn export_records(&self, scope: &ExportScope, conversations: &[i64]) -> Result<String> {
         match self {
             Store::Sqlite(pool) => sqlite::export::records(pool, scope, conversations).await,
+            Store::Postgres(pool) => postgres::export::records(pool, scope, conversations).await,
         }
     }
 
@@ -121,6 +125,7 @@ impl Store {
     pub async fn export_user_records(&self, scope: &ExportScope, conversations: &[i64]) -> Result<String> {
         match self {
             Store::Sqlite(pool) => sqlite::export::user_records(pool, scope, conversations).await,
+            Store::Postgres(pool) => postgres::export::user_records(pool, scope, conversations).await,
         }
     }
 }

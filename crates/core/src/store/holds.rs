@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Entity, Store, Tx, sqlite};
+use super::{Entity, Store, Tx, postgres, sqlite};
 use crate::domain::Actor;
 use crate::domain::hold::LegalHold;
 use crate::error::Result;
@@ -22,6 +22,9 @@ impl Tx {
             Tx::Sqlite(tx) => {
                 sqlite::holds::insert(tx, on, target_id, target_external_id, reason, placed_by, now).await
             }
+            Tx::Postgres(tx) => {
+                postgres::holds::insert(tx, on, target_id, target_external_id, reason, placed_by, now).await
+            }
         }
     }
 
@@ -29,18 +32,21 @@ impl Tx {
     pub async fn active_hold_on(&mut self, on: Entity, target_id: i64) -> Result<Option<LegalHold>> {
         match self {
             Tx::Sqlite(tx) => sqlite::holds::active_on(tx, on, target_id).await,
+            Tx::Postgres(tx) => postgres::holds::active_on(tx, on, target_id).await,
         }
     }
 
     pub async fn hold(&mut self, id: i64) -> Result<Option<LegalHold>> {
         match self {
             Tx::Sqlite(tx) => sqlite::holds::by_id(tx, id).await,
+            Tx::Postgres(tx) => postgres::holds::by_id(tx, id).await,
         }
     }
 
     pub async fn release_hold(&mut self, id: i64, reason: Option<&str>, now: DateTime<Utc>) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::holds::release(tx, id, reason, now).await,
+            Tx::Postgres(tx) => postgres::holds::release(tx, id, reason, now).await,
         }
     }
 }
@@ -50,6 +56,7 @@ impl Store {
     pub async fn holds(&self, include_released: bool) -> Result<Vec<LegalHold>> {
         match self {
             Store::Sqlite(pool) => sqlite::holds::list(&mut *pool.acquire().await?, include_released).await,
+            Store::Postgres(pool) => postgres::holds::list(&mut *pool.acquire().await?, include_released).await,
         }
     }
 }

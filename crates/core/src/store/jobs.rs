@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Store, sqlite};
+use super::{Store, postgres, sqlite};
 use crate::error::Result;
 
 /// One row of `job_runs`.
@@ -59,6 +59,7 @@ impl Store {
     pub async fn job_runs(&self, job: Option<&str>, limit: i64) -> Result<Vec<JobRun>> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::runs(pool, job, limit).await,
+            Store::Postgres(pool) => postgres::jobs::runs(pool, job, limit).await,
         }
     }
 
@@ -66,6 +67,7 @@ impl Store {
     pub async fn last_scheduled_slot(&self, job: &str) -> Result<Option<DateTime<Utc>>> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::last_slot(pool, job).await,
+            Store::Postgres(pool) => postgres::jobs::last_slot(pool, job).await,
         }
     }
 
@@ -73,6 +75,7 @@ impl Store {
     pub async fn slot_recorded(&self, job: &str, slot: DateTime<Utc>) -> Result<bool> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::slot_recorded(pool, job, slot).await,
+            Store::Postgres(pool) => postgres::jobs::slot_recorded(pool, job, slot).await,
         }
     }
 
@@ -80,12 +83,14 @@ impl Store {
     pub async fn job_state(&self, job: &str, now: DateTime<Utc>) -> Result<JobState> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::state(pool, job, now).await,
+            Store::Postgres(pool) => postgres::jobs::state(pool, job, now).await,
         }
     }
 
     pub async fn set_job_paused(&self, job: &str, paused: bool, now: DateTime<Utc>) -> Result<()> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::set_paused(pool, job, paused, now).await,
+            Store::Postgres(pool) => postgres::jobs::set_paused(pool, job, paused, now).await,
         }
     }
 
@@ -100,6 +105,7 @@ impl Store {
     ) -> Result<Option<String>> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::take_lease(pool, job, holder, now, expires).await,
+            Store::Postgres(pool) => postgres::jobs::take_lease(pool, job, holder, now, expires).await,
         }
     }
 
@@ -107,6 +113,7 @@ impl Store {
     pub async fn job_lease_holder(&self, job: &str, now: DateTime<Utc>) -> Result<Option<String>> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::lease_holder(pool, job, now).await,
+            Store::Postgres(pool) => postgres::jobs::lease_holder(pool, job, now).await,
         }
     }
 
@@ -114,18 +121,21 @@ impl Store {
     pub async fn renew_job_lease(&self, job: &str, holder: &str, expires: DateTime<Utc>) -> Result<bool> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::renew_lease(pool, job, holder, expires).await,
+            Store::Postgres(pool) => postgres::jobs::renew_lease(pool, job, holder, expires).await,
         }
     }
 
     pub async fn release_job_lease(&self, job: &str, holder: &str) -> Result<()> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::release_lease(pool, job, holder).await,
+            Store::Postgres(pool) => postgres::jobs::release_lease(pool, job, holder).await,
         }
     }
 
     pub async fn insert_job_run(&self, run: NewRun<'_>) -> Result<i64> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::insert_run(pool, run).await,
+            Store::Postgres(pool) => postgres::jobs::insert_run(pool, run).await,
         }
     }
 
@@ -133,6 +143,7 @@ impl Store {
     pub async fn note_job_attempt(&self, id: i64, attempt: u32, error: &str) -> Result<()> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::note_attempt(pool, id, attempt, error).await,
+            Store::Postgres(pool) => postgres::jobs::note_attempt(pool, id, attempt, error).await,
         }
     }
 
@@ -146,12 +157,14 @@ impl Store {
     ) -> Result<()> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::finish_run(pool, id, status, finished_at, summary, error).await,
+            Store::Postgres(pool) => postgres::jobs::finish_run(pool, id, status, finished_at, summary, error).await,
         }
     }
 
     pub async fn record_passed_slots(&self, passed: PassedSlots<'_>) -> Result<()> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::record_passed(pool, passed).await,
+            Store::Postgres(pool) => postgres::jobs::record_passed(pool, passed).await,
         }
     }
 
@@ -159,6 +172,7 @@ impl Store {
     pub async fn fail_interrupted_runs(&self, now: DateTime<Utc>) -> Result<Vec<JobRun>> {
         match self {
             Store::Sqlite(pool) => sqlite::jobs::fail_interrupted(pool, now).await,
+            Store::Postgres(pool) => postgres::jobs::fail_interrupted(pool, now).await,
         }
     }
 }

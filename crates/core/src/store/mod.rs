@@ -3,21 +3,23 @@
 //! what they do. Each engine's SQL lives in its own submodule; the engine is
 //! chosen from the database URL's scheme.
 //!
-//! SQLite is the embedded default. PostgreSQL slots in as a second variant
-//! with its own `postgres` module and `migrations/postgres/`.
+//! SQLite is the embedded default; PostgreSQL is the second variant, with its
+//! own `postgres` module and `migrations/postgres/`.
 
+mod postgres;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::DatabaseUrl;
 use crate::domain::chat::{Conversation, Message, MessageRead, Participant, User};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// An open database, with its schema migrated.
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
 }
 
 /// How much memory the engine may use for caching.
@@ -34,6 +36,7 @@ pub enum Memory {
 #[derive(Debug)]
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Store {
@@ -48,33 +51,34 @@ impl Store {
     pub async fn open_with(url: &DatabaseUrl, memory: Memory) -> Result<Store> {
         match url {
             DatabaseUrl::Sqlite(_) | DatabaseUrl::SqliteMemory => Ok(Store::Sqlite(sqlite::open(url, memory).await?)),
-            DatabaseUrl::Postgres(_) => Err(Error::UnsupportedEngine(
-                "DATABASE_URL names a PostgreSQL server, but this chatkeep build supports only SQLite so far; \
-                 use a sqlite:// URL"
-                    .into(),
-            )),
+            DatabaseUrl::Postgres(_) => Ok(Store::Postgres(postgres::open(url, memory).await?)),
         }
     }
 
     pub fn engine(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
         }
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so a read-then-write never fails half way.
+    /// (`BEGIN IMMEDIATE`), so a read-then-write never fails half way; on
+    /// PostgreSQL writers lock only the rows they touch.
     pub async fn begin(&self) -> Result<Tx> {
         match self {
             Store::Sqlite(pool) => Ok(Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)),
+            Store::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
         }
     }
 
     /// A connection that tells when anyone else has committed (SQLite `data_version`),
     /// so batched work can step aside until a waiting writer has had its turn.
-    /// `None` when the store has a single connection (an in-memory database) to spare.
+    /// `None` when the store has a single connection (an in-memory database) to spare, and on
+    /// PostgreSQL, where writers lock rows, not the database, and never wait on a batch.
     pub async fn watcher(&self) -> Result<Option<Watcher>> {
         match self {
+            Store::Postgres(_) => Ok(None),
             Store::Sqlite(pool) if pool.options().get_max_connections() <= 1 => Ok(None),
             Store::Sqlite(pool) => Ok(Some(Watcher::Sqlite(pool.acquire().await?))),
         }
@@ -83,6 +87,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(pool) => pool.close().await,
+            Store::Postgres(pool) => pool.close().await,
         }
     }
 
@@ -90,6 +95,7 @@ impl Store {
     pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
         match self {
             Store::Sqlite(pool) => sqlite::applied_migrations(pool).await,
+            Store::Postgres(pool) => postgres::applied_migrations(pool).await,
         }
     }
 }
@@ -113,6 +119,7 @@ impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => Ok(tx.commit().await?),
+            Tx::Postgres(tx) => Ok(tx.commit().await?),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Retention's storage: selections (read-only, on the pool) and batch writes
 //! (inside a short transaction each, re-checking their conditions).
 
-use super::{Store, Tx, sqlite};
+use super::{Store, Tx, postgres, sqlite};
 use crate::error::Result;
 
 /// A row retention may act on: its id, its conversation, and its creation time.
@@ -47,6 +47,7 @@ macro_rules! on_pool {
     ($self:ident, $f:ident ( $($arg:expr),* )) => {
         match $self {
             Store::Sqlite(pool) => sqlite::retention::$f(pool $(, $arg)*).await,
+            Store::Postgres(pool) => postgres::retention::$f(pool $(, $arg)*).await,
         }
     };
 }
@@ -55,6 +56,7 @@ macro_rules! in_tx {
     ($self:ident, $f:ident ( $($arg:expr),* )) => {
         match $self {
             Tx::Sqlite(tx) => sqlite::retention::$f(tx $(, $arg)*).await,
+            Tx::Postgres(tx) => postgres::retention::$f(tx $(, $arg)*).await,
         }
     };
 }

@@ -4,7 +4,7 @@
 //! Table and column names reach SQL only as [`Ident`]s, and an `Ident` can
 //! only be made from a name the live schema itself reported.
 
-use super::{Store, Tx, sqlite};
+use super::{Store, Tx, postgres, sqlite};
 use crate::domain::rule::TableRule;
 use crate::error::Result;
 
@@ -73,6 +73,7 @@ impl Store {
     pub async fn table_info(&self, table: &str) -> Result<Option<TableInfo>> {
         match self {
             Store::Sqlite(pool) => sqlite::rules::table_info(pool, table).await,
+            Store::Postgres(pool) => postgres::rules::table_info(pool, table).await,
         }
     }
 
@@ -80,6 +81,7 @@ impl Store {
     pub async fn table_rules(&self) -> Result<Vec<TableRule>> {
         match self {
             Store::Sqlite(pool) => sqlite::rules::list(pool).await,
+            Store::Postgres(pool) => postgres::rules::list(pool).await,
         }
     }
 
@@ -87,6 +89,7 @@ impl Store {
     pub async fn rule_pending(&self, rule: &CheckedRule, cutoff: &RuleCutoff) -> Result<i64> {
         match self {
             Store::Sqlite(pool) => sqlite::rules::pending(pool, rule, cutoff).await,
+            Store::Postgres(pool) => postgres::rules::pending(pool, rule, cutoff).await,
         }
     }
 
@@ -99,6 +102,7 @@ impl Store {
     ) -> Result<Vec<(i64, Vec<Option<String>>)>> {
         match self {
             Store::Sqlite(pool) => sqlite::rules::rows(pool, rule, cutoff, limit).await,
+            Store::Postgres(pool) => postgres::rules::rows(pool, rule, cutoff, limit).await,
         }
     }
 }
@@ -107,12 +111,14 @@ impl Tx {
     pub async fn insert_rule(&mut self, rule: &TableRule, now: &str) -> Result<i64> {
         match self {
             Tx::Sqlite(tx) => sqlite::rules::insert(tx, rule, now).await,
+            Tx::Postgres(tx) => postgres::rules::insert(tx, rule, now).await,
         }
     }
 
     pub async fn delete_rule(&mut self, id: i64) -> Result<Option<TableRule>> {
         match self {
             Tx::Sqlite(tx) => sqlite::rules::delete(tx, id).await,
+            Tx::Postgres(tx) => postgres::rules::delete(tx, id).await,
         }
     }
 
@@ -127,6 +133,7 @@ impl Tx {
     ) -> Result<u64> {
         match self {
             Tx::Sqlite(tx) => sqlite::rules::apply(tx, rule, cutoff, rows, now).await,
+            Tx::Postgres(tx) => postgres::rules::apply(tx, rule, cutoff, rows, now).await,
         }
     }
 }

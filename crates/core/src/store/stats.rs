@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{MessageTally, Store, TimeRange, sqlite};
+use super::{MessageTally, Store, TimeRange, postgres, sqlite};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -35,6 +35,7 @@ impl Store {
     ) -> Result<ConversationCounts> {
         match self {
             Store::Sqlite(pool) => sqlite::stats::conversation_counts(pool, active_since, old_before).await,
+            Store::Postgres(pool) => postgres::stats::conversation_counts(pool, active_since, old_before).await,
         }
     }
 
@@ -42,6 +43,7 @@ impl Store {
     pub async fn message_tallies(&self, ranges: &[TimeRange]) -> Result<Vec<MessageTally>> {
         match self {
             Store::Sqlite(pool) => sqlite::stats::message_tallies(pool, ranges).await,
+            Store::Postgres(pool) => postgres::stats::message_tallies(pool, ranges).await,
         }
     }
 
@@ -49,12 +51,14 @@ impl Store {
     pub async fn message_time_bounds(&self) -> Result<Option<TimeRange>> {
         match self {
             Store::Sqlite(pool) => sqlite::stats::message_time_bounds(pool).await,
+            Store::Postgres(pool) => postgres::stats::message_time_bounds(pool).await,
         }
     }
 
     pub async fn file_size(&self) -> Result<FileSize> {
         match self {
             Store::Sqlite(pool) => sqlite::stats::file_size(pool).await,
+            Store::Postgres(pool) => postgres::stats::file_size(pool).await,
         }
     }
 }

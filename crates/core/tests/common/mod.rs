@@ -51,3 +51,119 @@ pub fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
 pub fn clock() -> FixedClock {
     FixedClock::new(at(2026, 11, 23, 12, 0, 0))
 }
+
+/// A PostgreSQL database of its own for one test, dropped when the test ends.
+///
+/// The server comes from `CHATKEEP_TEST_PG_URL` (any database on it; `scripts/test.sh`
+/// sets it, starting a throwaway cluster when no server answers), else the local
+/// server at 127.0.0.1:5432. With neither, [`PgDb::new`] returns `None` and says so
+/// loudly, except under `CI=true`, where PostgreSQL tests must run and it panics.
+pub struct PgDb {
+    pub url: DatabaseUrl,
+    pub name: String,
+    admin_url: String,
+}
+
+impl PgDb {
+    pub async fn new(test: &str) -> Option<PgDb> {
+        use sqlx::Connection;
+        let admin_url = std::env::var("CHATKEEP_TEST_PG_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "PostgreSQL tests must run in CI, but no server answers at {admin_url}: {e}"
+                );
+                eprintln!("SKIPPED (no PostgreSQL server at {admin_url}: {e}); set CHATKEEP_TEST_PG_URL to run it");
+                return None;
+            }
+        };
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let slug: String = test.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(30).collect();
+        let name = format!("ck_test_{}_{n}_{slug}", std::process::id());
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .expect("drop a leftover test database");
+        let mut url = url::Url::parse(&admin_url).expect("CHATKEEP_TEST_PG_URL is a URL");
+        url.set_path(&name);
+        Some(PgDb { url: DatabaseUrl::Postgres(url.to_string()), name, admin_url })
+    }
+
+    /// The URL as text, for DATABASE_URL.
+    pub fn url_text(&self) -> String {
+        match &self.url {
+            DatabaseUrl::Postgres(u) => u.clone(),
+            _ => unreachable!(),
+        }
+    }
+
+    /// A plain connection to this test's database, as another program would have.
+    pub async fn raw(&self) -> sqlx::PgConnection {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect(&self.url_text()).await.expect("a raw PostgreSQL connection")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&mut self.raw().await)
+            .await
+            .expect("count")
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        // Best effort: a database left behind is dropped by the next run of the same name.
+        let _ = std::process::Command::new("psql")
+            .arg(&self.admin_url)
+            .args(["-q", "-c", &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// A test database on either engine, for tests that run the same story on both.
+pub enum AnyDb {
+    Sqlite(TestDb),
+    Postgres(PgDb, Store),
+}
+
+impl AnyDb {
+    pub async fn sqlite() -> AnyDb {
+        AnyDb::Sqlite(TestDb::new().await)
+    }
+
+    pub async fn postgres(test: &str) -> Option<AnyDb> {
+        let db = PgDb::new(test).await?;
+        let store = Store::open(&db.url).await.expect("the PostgreSQL database opens");
+        Some(AnyDb::Postgres(db, store))
+    }
+
+    pub fn store(&self) -> &Store {
+        match self {
+            AnyDb::Sqlite(db) => &db.store,
+            AnyDb::Postgres(_, store) => store,
+        }
+    }
+
+    pub fn url(&self) -> DatabaseUrl {
+        match self {
+            AnyDb::Sqlite(db) => DatabaseUrl::Sqlite(db.path.clone()),
+            AnyDb::Postgres(db, _) => db.url.clone(),
+        }
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        match self {
+            AnyDb::Sqlite(db) => db.count(table).await,
+            AnyDb::Postgres(db, _) => db.count(table).await,
+        }
+    }
+}

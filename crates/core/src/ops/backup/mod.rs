@@ -368,7 +368,7 @@ impl<'a> Backups<'a> {
             range_start: Some(&start),
             range_end: Some(&end),
             year: Some(month.year),
-            month: Some(month.month),
+            month: i32::try_from(month.month).ok(),
             file_name: &name,
             encrypted: self.encrypting(),
             created_at: &to_db(now),
