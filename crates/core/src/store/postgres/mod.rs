@@ -27,10 +27,6 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use crate::config::DatabaseUrl;
 use crate::error::{Error, Result};
 
-/// Rows per multi-row INSERT: PostgreSQL takes up to 65,535 bound parameters per
-/// statement; this keeps the widest table well below that.
-const MAX_ROWS_PER_INSERT: usize = 2_000;
-
 /// Reads a value PostgreSQL folded into one JSON text (`json_agg(...)`): a page of rows
 /// crosses from the server as one value instead of one message per row.
 pub(super) fn from_json<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T> {

@@ -14,13 +14,15 @@ pub(crate) async fn conversation_counts(
     // expired ones found through their small partial index.
     let row: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM conversations),
-                (SELECT count(*) FROM conversations WHERE last_activity_at >= $1),
-                (SELECT count(*) FROM conversations WHERE last_activity_at < $2)
-                  + (SELECT count(*) FROM conversations WHERE last_activity_at IS NULL AND created_at < $2),
+                (SELECT count(*) FROM conversations WHERE last_activity_at >= $1::timestamptz),
+                (SELECT count(*) FROM conversations WHERE last_activity_at < $2::timestamptz)
+                  + (SELECT count(*) FROM conversations
+                     WHERE last_activity_at IS NULL AND created_at < $2::timestamptz),
                 (SELECT count(*) FROM conversations WHERE expired_at IS NOT NULL),
-                (SELECT count(*) FROM conversations WHERE expired_at IS NOT NULL AND last_activity_at >= $1),
                 (SELECT count(*) FROM conversations
-                  WHERE expired_at IS NOT NULL AND coalesce(last_activity_at, created_at) < $2)",
+                  WHERE expired_at IS NOT NULL AND last_activity_at >= $1::timestamptz),
+                (SELECT count(*) FROM conversations
+                  WHERE expired_at IS NOT NULL AND coalesce(last_activity_at, created_at) < $2::timestamptz)",
     )
     .bind(to_db(active_since))
     .bind(to_db(old_before))
@@ -31,63 +33,53 @@ pub(crate) async fn conversation_counts(
 }
 
 pub(crate) async fn message_tallies(pool: &PgPool, ranges: &[TimeRange]) -> Result<Vec<MessageTally>> {
-    // Two connections share the ranges: WAL lets readers run side by side.
-    let (first, second) = ranges.split_at(ranges.len() / 2);
-    let (a, b) = tokio::try_join!(tallies_on_one_connection(pool, first), tallies_on_one_connection(pool, second))?;
-    Ok(a.into_iter().chain(b).collect())
-}
-
-async fn tallies_on_one_connection(pool: &PgPool, ranges: &[TimeRange]) -> Result<Vec<MessageTally>> {
     if ranges.is_empty() {
         return Ok(Vec::new());
     }
-    let mut conn = pool.acquire().await?;
-    let mut tallies = Vec::with_capacity(ranges.len());
-    for (start, end) in ranges {
-        // All messages from the covering index, minus the expired ones from their partial index.
-        let (messages, tokens, expired, expired_tokens): (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT everything.n, everything.tokens, expired.n, expired.tokens
-             FROM (SELECT count(*) AS n, coalesce(sum(tokens_used), 0) AS tokens
-                   FROM messages INDEXED BY messages_created
-                   WHERE created_at >= $1 AND created_at < $2) AS everything,
-                  (SELECT count(*) AS n, coalesce(sum(tokens_used), 0) AS tokens
-                   FROM messages INDEXED BY messages_expired
-                   WHERE created_at >= $1 AND created_at < $2 AND expired_at IS NOT NULL) AS expired",
-        )
-        .bind(to_db(*start))
-        .bind(to_db(*end))
-        .fetch_one(&mut *conn)
-        .await?;
-        tallies.push(MessageTally { messages: messages - expired, tokens: tokens - expired_tokens });
-    }
-    Ok(tallies)
+    let starts: Vec<String> = ranges.iter().map(|(start, _)| to_db(*start)).collect();
+    let ends: Vec<String> = ranges.iter().map(|(_, end)| to_db(*end)).collect();
+    // Every range in one statement. All messages come from the covering index on created_at
+    // (tokens included), minus the expired ones from their partial index.
+    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT everything.n, everything.tokens, expired.n, expired.tokens
+         FROM unnest($1::text[]::timestamptz[], $2::text[]::timestamptz[]) WITH ORDINALITY AS r(s, e, i)
+         CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(tokens_used), 0)::bigint AS tokens
+                             FROM messages WHERE created_at >= r.s AND created_at < r.e) AS everything
+         CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(tokens_used), 0)::bigint AS tokens
+                             FROM messages
+                             WHERE created_at >= r.s AND created_at < r.e AND expired_at IS NOT NULL) AS expired
+         ORDER BY r.i",
+    )
+    .bind(starts)
+    .bind(ends)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(messages, tokens, expired, expired_tokens)| MessageTally {
+            messages: messages - expired,
+            tokens: tokens - expired_tokens,
+        })
+        .collect())
 }
 
 pub(crate) async fn message_time_bounds(pool: &PgPool) -> Result<Option<TimeRange>> {
-    // Two subqueries: SQLite answers each from one end of the index; min and max
-    // together in one SELECT would scan the whole table.
+    // PostgreSQL answers min and max each from one end of messages_created.
     let (min, max): (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT (SELECT min(created_at) FROM messages), (SELECT max(created_at) FROM messages)")
-            .fetch_one(pool)
-            .await?;
+        sqlx::query_as("SELECT ck_ts(min(created_at)), ck_ts(max(created_at)) FROM messages").fetch_one(pool).await?;
     Ok(match (min.as_deref().and_then(from_db), max.as_deref().and_then(from_db)) {
         (Some(min), Some(max)) => Some((min, max)),
         _ => None,
     })
 }
 
+/// The size of the current database on the server. PostgreSQL has no free-page list or
+/// write-ahead log of one database's own (the WAL is the whole cluster's), so those read 0.
 pub(crate) async fn file_size(pool: &PgPool) -> Result<FileSize> {
-    let mut conn = pool.acquire().await?;
-    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut *conn).await?;
-    let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut *conn).await?;
-    let free_pages: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&mut *conn).await?;
-    let file: Option<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-        .fetch_optional(&mut *conn)
-        .await?;
-    let wal_bytes = file
-        .filter(|f| !f.is_empty())
-        .and_then(|f| std::fs::metadata(format!("{f}-wal")).ok())
-        .map(|m| m.len() as i64)
-        .unwrap_or(0);
-    Ok(FileSize { bytes: page_size * pages, page_size, pages, free_pages, wal_bytes })
+    let (bytes, page_size): (i64, i64) =
+        sqlx::query_as("SELECT pg_database_size(current_database()), current_setting('block_size')::bigint")
+            .fetch_one(pool)
+            .await?;
+    let pages = if page_size > 0 { bytes / page_size } else { 0 };
+    Ok(FileSize { bytes, page_size, pages, free_pages: 0, wal_bytes: 0 })
 }
