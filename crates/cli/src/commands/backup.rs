@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chatkeep_core::config::DatabaseUrl;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::events::NoEvents;
 use chatkeep_core::ops::Cancel;
@@ -63,8 +64,9 @@ pub struct VerifyArgs {
 pub struct RestoreArgs {
     /// The backup's number.
     id: i64,
-    /// A new database file to restore into (never the live one).
-    #[arg(long, group = "where", value_name = "NEW.db")]
+    /// A new database to restore into (never the live one): a file, or on PostgreSQL
+    /// postgres://USER@HOST/NEW_DATABASE (created; an existing one must be empty).
+    #[arg(long, group = "where", value_name = "NEW.db|postgres://HOST/NEW")]
     to: Option<PathBuf>,
     /// Merge an archive's rows back into the live database (existing rows are left as they are).
     #[arg(long, group = "where")]
@@ -157,7 +159,16 @@ async fn dispatch(ctx: &Context, backups: &Backups<'_>, command: BackupCommand) 
         BackupCommand::Restore(args) => {
             let bar = Bar::new("restore", ctx.json, false);
             let report = match (&args.to, args.into_live) {
-                (Some(to), _) => backups.restore_to(args.id, to, Actor::Cli, &bar).await,
+                (Some(to), _) => {
+                    let text = to.to_string_lossy();
+                    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+                        let url =
+                            DatabaseUrl::parse(&text).map_err(|accepted| anyhow::anyhow!("--to {text}: {accepted}"))?;
+                        backups.restore_to_database(args.id, &url, Actor::Cli, &bar).await
+                    } else {
+                        backups.restore_to(args.id, to, Actor::Cli, &bar).await
+                    }
+                }
                 (None, _) => backups.restore_into_live(args.id, args.conversation.as_deref(), Actor::Cli, &bar).await,
             };
             bar.finish();
@@ -244,9 +255,10 @@ fn show_restore(ctx: &Context, report: &RestoreReport) -> anyhow::Result<()> {
     if ctx.json {
         return ctx.print_json(report);
     }
-    match &report.to {
-        Some(to) => println!("Restored backup #{} into {}.", report.backup, to.display()),
-        None => println!("Merged backup #{} into the live database.", report.backup),
+    match (&report.to, &report.to_database) {
+        (Some(to), _) => println!("Restored backup #{} into {}.", report.backup, to.display()),
+        (None, Some(database)) => println!("Restored backup #{} into {database}.", report.backup),
+        (None, None) => println!("Merged backup #{} into the live database.", report.backup),
     }
     if let Some(import) = &report.import {
         println!(

@@ -28,6 +28,10 @@ pub struct Manifest {
     /// Tables left out of a snapshot by configuration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_tables: Vec<String>,
+    /// The tool that wrote a PostgreSQL snapshot (`pg_dump (PostgreSQL) 16.4`): restoring it
+    /// needs a `pg_restore` at least as new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dump_tool: Option<String>,
     pub files: Vec<ManifestFile>,
 }
 
@@ -38,6 +42,10 @@ pub struct ManifestFile {
     pub sha256: String,
     /// Rows per table in this file.
     pub rows: BTreeMap<String, u64>,
+    /// Per table, a checksum of its rows (PostgreSQL snapshots: the sum of each row's
+    /// MD5, so row order does not matter), compared after every restore of the file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<String, String>,
 }
 
 impl Manifest {

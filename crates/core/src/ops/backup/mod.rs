@@ -9,12 +9,15 @@
 
 mod container;
 pub mod manifest;
+mod pg_dump;
 mod snapshot;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
+use std::future::Future;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 
 use age::secrecy::SecretString;
 use chrono::{DateTime, Datelike, Utc};
@@ -23,10 +26,12 @@ use serde::Serialize;
 
 pub use container::HashingWriter;
 pub use manifest::{Manifest, ManifestFile};
+/// The environment variable naming the folder of `pg_dump` and `pg_restore`.
+pub use pg_dump::TOOLS_ENV as PG_TOOLS_ENV;
 
 use crate::audit::{self, AuditEntry};
 use crate::clock::Clock;
-use crate::config::BackupSettings;
+use crate::config::{BackupSettings, DatabaseUrl};
 use crate::domain::Actor;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
@@ -97,6 +102,9 @@ impl std::fmt::Debug for Backups<'_> {
     }
 }
 
+/// A backup kind's work in the scratch folder, run by the shared writing path.
+type Producing = Pin<Box<dyn Future<Output = Result<Produced>> + Send>>;
+
 /// What a backup kind hands to the shared writing path.
 struct Produced {
     manifest: Manifest,
@@ -145,8 +153,11 @@ pub struct VerifiedAll {
 pub struct RestoreReport {
     pub backup: i64,
     pub kind: Kind,
-    /// The new database file, or `None` for a merge into the live one.
+    /// The new database file, or `None` for a merge into the live one (or a PostgreSQL target).
     pub to: Option<PathBuf>,
+    /// The new PostgreSQL database (its URL, password hidden), for a restore into one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_database: Option<String>,
     pub import: Option<ImportReport>,
     pub row_counts: BTreeMap<String, u64>,
     /// People erased after the backup was made, erased again.
@@ -234,7 +245,8 @@ impl<'a> Backups<'a> {
         Ok(recovered)
     }
 
-    /// A snapshot of the whole database, verified.
+    /// A snapshot of the whole database, verified: on SQLite a consistent copy of the file,
+    /// on PostgreSQL a `pg_dump` of the database.
     pub async fn snapshot(
         &self,
         manual: bool,
@@ -242,6 +254,9 @@ impl<'a> Backups<'a> {
         progress: &dyn Progress,
         cancel: &Cancel,
     ) -> Result<BackupRow> {
+        if let Store::Postgres(pool) = self.store {
+            return self.snapshot_postgres(pool, manual, actor, progress, cancel).await;
+        }
         let live = self.store.database_file().ok_or_else(|| {
             Error::invalid("this database has no file to snapshot (an in-memory database); use a sqlite:// file")
         })?;
@@ -260,34 +275,107 @@ impl<'a> Backups<'a> {
         };
         let exclude = self.settings.exclude_tables.clone();
         let tz = self.tz;
-        self.create(new, actor, progress, cancel, move |scratch: &Path, ledger: i64| {
-            let copy = scratch.join(SNAPSHOT_ENTRY);
-            snapshot::copy_database(&live, &copy, &exclude)?;
-            // Counting rows and hashing the copy read the same file: side by side.
-            let (rows, hashed) = std::thread::scope(|scope| {
-                let hashing = scope.spawn(|| container::hash_file(&copy));
-                let rows = snapshot::count_rows(&copy);
-                (rows, hashing.join().unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped"))))
-            });
-            let rows = rows?;
-            let (sha256, bytes) = hashed.map_err(|e| Error::io("cannot read the snapshot copy", e))?;
-            let manifest = Manifest {
-                format: manifest::FORMAT.into(),
-                format_version: manifest::FORMAT_VERSION,
-                kind: "snapshot".into(),
-                manual,
-                engine: "sqlite".into(),
-                app_version: crate::VERSION.into(),
-                created_at: to_db(now),
-                timezone: tz.name().into(),
-                range_start: None,
-                range_end: Some(to_db(now)),
-                month: None,
-                erasure_ledger_position: ledger,
-                excluded_tables: exclude.clone(),
-                files: vec![ManifestFile { name: SNAPSHOT_ENTRY.into(), bytes, sha256, rows }],
-            };
-            Ok(Produced { manifest, files: vec![(SNAPSHOT_ENTRY.to_string(), copy.clone())], check: Some(copy) })
+        self.create(new, actor, progress, cancel, move |scratch: PathBuf, ledger: i64| -> Producing {
+            Box::pin(blocking(move || {
+                let copy = scratch.join(SNAPSHOT_ENTRY);
+                snapshot::copy_database(&live, &copy, &exclude)?;
+                // Counting rows and hashing the copy read the same file: side by side.
+                let (rows, hashed) = std::thread::scope(|scope| {
+                    let hashing = scope.spawn(|| container::hash_file(&copy));
+                    let rows = snapshot::count_rows(&copy);
+                    (rows, hashing.join().unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped"))))
+                });
+                let rows = rows?;
+                let (sha256, bytes) = hashed.map_err(|e| Error::io("cannot read the snapshot copy", e))?;
+                let manifest = Manifest {
+                    format: manifest::FORMAT.into(),
+                    format_version: manifest::FORMAT_VERSION,
+                    kind: "snapshot".into(),
+                    manual,
+                    engine: "sqlite".into(),
+                    app_version: crate::VERSION.into(),
+                    created_at: to_db(now),
+                    timezone: tz.name().into(),
+                    range_start: None,
+                    range_end: Some(to_db(now)),
+                    month: None,
+                    erasure_ledger_position: ledger,
+                    excluded_tables: exclude.clone(),
+                    dump_tool: None,
+                    files: vec![ManifestFile {
+                        name: SNAPSHOT_ENTRY.into(),
+                        bytes,
+                        sha256,
+                        rows,
+                        checksums: BTreeMap::new(),
+                    }],
+                };
+                Ok(Produced { manifest, files: vec![(SNAPSHOT_ENTRY.to_string(), copy.clone())], check: Some(copy) })
+            }))
+        })
+        .await
+    }
+
+    /// A PostgreSQL snapshot: `pg_dump` (custom format) inside a snapshot whose rows are
+    /// counted and checksummed into the manifest. The tools are found (and their version
+    /// checked against the server's) before anything is written.
+    async fn snapshot_postgres(
+        &self,
+        pool: &sqlx::PgPool,
+        manual: bool,
+        actor: Actor,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<BackupRow> {
+        let server = pg_dump::server_major(pool).await?;
+        let tools =
+            pg_dump::locate_async(pg_dump::Tool::Dump, server, format!("the PostgreSQL {server} server")).await?;
+        let now = crate::time::truncate_to_millis(self.clock.now());
+        let name = self.unused_name(Kind::Snapshot, &now.format("%Y%m%dT%H%M%SZ").to_string()).await?;
+        let new = NewBackup {
+            kind: "snapshot",
+            manual,
+            range_start: None,
+            range_end: Some(&to_db(now)),
+            year: None,
+            month: None,
+            file_name: &name,
+            encrypted: self.encrypting(),
+            created_at: &to_db(now),
+        };
+        let (pool, exclude, tz, stop) = (pool.clone(), self.settings.exclude_tables.clone(), self.tz, cancel.clone());
+        self.create(new, actor, progress, cancel, move |scratch: PathBuf, ledger: i64| -> Producing {
+            Box::pin(async move {
+                let dumped = pg_dump::dump(&pool, &tools, &scratch, &exclude, &stop).await?;
+                let path = dumped.path.clone();
+                let (sha256, bytes) =
+                    blocking(move || container::hash_file(&path).map_err(|e| Error::io("cannot read the dump", e)))
+                        .await?;
+                let manifest = Manifest {
+                    format: manifest::FORMAT.into(),
+                    format_version: manifest::FORMAT_VERSION,
+                    kind: "snapshot".into(),
+                    manual,
+                    engine: "postgres".into(),
+                    app_version: crate::VERSION.into(),
+                    created_at: to_db(now),
+                    timezone: tz.name().into(),
+                    range_start: None,
+                    range_end: Some(to_db(now)),
+                    month: None,
+                    erasure_ledger_position: ledger,
+                    excluded_tables: exclude.clone(),
+                    dump_tool: Some(tools.version.clone()),
+                    files: vec![ManifestFile {
+                        name: pg_dump::ENTRY.into(),
+                        bytes,
+                        sha256,
+                        rows: dumped.tables.iter().map(|(t, f)| (t.clone(), f.rows)).collect(),
+                        checksums: dumped.tables.iter().map(|(t, f)| (t.clone(), f.checksum.clone())).collect(),
+                    }],
+                };
+                Ok(Produced { manifest, files: vec![(pg_dump::ENTRY.to_string(), dumped.path)], check: None })
+            })
         })
         .await
     }
@@ -383,48 +471,55 @@ impl<'a> Backups<'a> {
             .filter(|b| b.kind == "archive" && b.year == Some(month.year) && b.month == Some(month.month))
             .map(|b| b.id)
             .collect();
+        let engine = self.store.engine();
         let row = self
-            .create(new, actor, progress, cancel, move |scratch: &Path, ledger: i64| {
-                let mut files = Vec::new();
-                let mut entries = Vec::new();
-                for (table, chunks) in &lines {
-                    let path = scratch.join(table.file_name());
-                    let file = File::create(&path).map_err(|e| Error::io("cannot write the archive's data", e))?;
-                    let mut out = container::HashingWriter::new(BufWriter::new(file));
-                    let mut rows = 0u64;
-                    for chunk in chunks.iter().filter(|c| !c.is_empty()) {
-                        out.write_all(chunk.as_bytes())
-                            .and_then(|_| out.write_all(b"\n"))
-                            .map_err(|e| Error::io("cannot write the archive's data", e))?;
-                        rows += chunk.lines().count() as u64;
+            .create(new, actor, progress, cancel, move |scratch: PathBuf, ledger: i64| -> Producing {
+                Box::pin(blocking(move || {
+                    let mut files = Vec::new();
+                    let mut entries = Vec::new();
+                    for (table, chunks) in &lines {
+                        let path = scratch.join(table.file_name());
+                        let file = File::create(&path).map_err(|e| Error::io("cannot write the archive's data", e))?;
+                        let mut out = container::HashingWriter::new(BufWriter::new(file));
+                        let mut rows = 0u64;
+                        for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+                            out.write_all(chunk.as_bytes())
+                                .and_then(|_| out.write_all(b"\n"))
+                                .map_err(|e| Error::io("cannot write the archive's data", e))?;
+                            rows += chunk.lines().count() as u64;
+                        }
+                        let (buffered, sha256, bytes) = out.finish();
+                        buffered
+                            .into_inner()
+                            .map_err(|e| Error::io("cannot write the archive's data", e.into_error()))?;
+                        files.push(ManifestFile {
+                            name: table.file_name().into(),
+                            bytes,
+                            sha256,
+                            rows: BTreeMap::from([(table.table().to_string(), rows)]),
+                            checksums: BTreeMap::new(),
+                        });
+                        entries.push((table.file_name().to_string(), path));
                     }
-                    let (buffered, sha256, bytes) = out.finish();
-                    buffered.into_inner().map_err(|e| Error::io("cannot write the archive's data", e.into_error()))?;
-                    files.push(ManifestFile {
-                        name: table.file_name().into(),
-                        bytes,
-                        sha256,
-                        rows: BTreeMap::from([(table.table().to_string(), rows)]),
-                    });
-                    entries.push((table.file_name().to_string(), path));
-                }
-                let manifest = Manifest {
-                    format: manifest::FORMAT.into(),
-                    format_version: manifest::FORMAT_VERSION,
-                    kind: "archive".into(),
-                    manual,
-                    engine: "sqlite".into(),
-                    app_version: crate::VERSION.into(),
-                    created_at: to_db(now),
-                    timezone: tz.name().into(),
-                    range_start: Some(range_start),
-                    range_end: Some(range_end),
-                    month: Some(month.to_string()),
-                    erasure_ledger_position: ledger,
-                    excluded_tables: Vec::new(),
-                    files,
-                };
-                Ok(Produced { manifest, files: entries, check: None })
+                    let manifest = Manifest {
+                        format: manifest::FORMAT.into(),
+                        format_version: manifest::FORMAT_VERSION,
+                        kind: "archive".into(),
+                        manual,
+                        engine: engine.into(),
+                        app_version: crate::VERSION.into(),
+                        created_at: to_db(now),
+                        timezone: tz.name().into(),
+                        range_start: Some(range_start),
+                        range_end: Some(range_end),
+                        month: Some(month.to_string()),
+                        erasure_ledger_position: ledger,
+                        excluded_tables: Vec::new(),
+                        dump_tool: None,
+                        files,
+                    };
+                    Ok(Produced { manifest, files: entries, check: None })
+                }))
             })
             .await?;
         // The new archive verified: earlier ones of the month leave the catalog (the file was replaced).
@@ -453,8 +548,8 @@ impl<'a> Backups<'a> {
     }
 
     /// The shared path of every backup: catalog row, scratch files, container under a
-    /// temporary name, verification, rename, catalog and audit. `produce` runs on a
-    /// blocking thread and returns the manifest and the files to put after it.
+    /// temporary name, verification, rename, catalog and audit. `produce` fills the
+    /// scratch folder and returns the manifest and the files to put after it.
     async fn create<F>(
         &self,
         new: NewBackup<'_>,
@@ -464,7 +559,7 @@ impl<'a> Backups<'a> {
         produce: F,
     ) -> Result<BackupRow>
     where
-        F: FnOnce(&Path, i64) -> Result<Produced> + Send + 'static,
+        F: FnOnce(PathBuf, i64) -> Producing,
     {
         if self.settings.encrypt && self.passphrase.is_none() {
             return Err(Error::invalid(
@@ -480,81 +575,10 @@ impl<'a> Backups<'a> {
         tx.commit().await?;
 
         let ledger = self.store.erasure_ledger_position().await?;
-        let dir = self.directory().to_path_buf();
-        let passphrase = if self.settings.encrypt { self.passphrase.cloned() } else { None };
-        let cancel_flag = cancel.clone();
-        let final_path = dir.join(&final_name);
         // Only a monthly archive replaces a file of its name (its month's earlier archive).
         let may_replace = kind == "archive";
-        // Phases done (copy, write, read back), shown as progress while the blocking work runs.
-        let phase = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let phase_in_work = phase.clone();
-        let step = move || phase_in_work.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let work =
-            tokio::task::spawn_blocking(move || -> Result<(Manifest, container::Written, BTreeMap<String, u64>)> {
-                let scratch = tempfile::Builder::new()
-                    .prefix(".chatkeep-scratch-")
-                    .tempdir_in(&dir)
-                    .map_err(|e| Error::io(format!("cannot make a scratch folder in {}", dir.display()), e))?;
-                let Produced { manifest, files, check } = produce(scratch.path(), ledger)?;
-                step();
-                if cancel_flag.is_cancelled() {
-                    return Err(Error::invalid("the backup was cancelled; nothing was kept"));
-                }
-                let partial = dir.join(partial_name(id));
-                let threads = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1).min(4);
-                // The database copy's structure is checked while the file is written and read back.
-                let (checked_copy, written) = std::thread::scope(|scope| {
-                    let checker = check
-                        .as_deref()
-                        .map(|db| scope.spawn(move || snapshot::check_structure(db, snapshot::Depth::Quick)));
-                    let written =
-                        container::write(&partial, &manifest, &files, passphrase.as_ref(), threads).and_then(|w| {
-                            step();
-                            // Read it back before it gets its real name.
-                            check_file(&partial, passphrase.as_ref(), Some(&manifest), false).map(|rows| (w, rows))
-                        });
-                    let checked_copy = match checker {
-                        Some(handle) => {
-                            handle.join().unwrap_or_else(|_| Err(Error::Check("the snapshot check stopped".into())))
-                        }
-                        None => Ok(()),
-                    };
-                    (checked_copy, written)
-                });
-                match checked_copy.and(written) {
-                    Ok((written, rows)) => {
-                        if !may_replace && final_path.exists() {
-                            let _ = std::fs::remove_file(&partial);
-                            return Err(Error::invalid(format!(
-                                "{} already exists; chatkeep never writes one backup over another",
-                                final_path.display()
-                            )));
-                        }
-                        std::fs::rename(&partial, &final_path)
-                            .map_err(|e| Error::io("cannot give the backup its final name", e))?;
-                        sync_dir(&dir);
-                        Ok((manifest, written, rows))
-                    }
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&partial);
-                        Err(e)
-                    }
-                }
-            });
         progress.set_total(3);
-        let mut work = work;
-        let outcome = loop {
-            tokio::select! {
-                joined = &mut work => break match joined {
-                    Ok(result) => result,
-                    Err(join) => Err(Error::Check(format!("the backup worker stopped: {join}"))),
-                },
-                _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
-                    progress.advance_to(phase.load(std::sync::atomic::Ordering::Relaxed));
-                }
-            }
-        };
+        let outcome = self.produce_and_write(id, ledger, may_replace, &final_name, progress, cancel, produce).await;
         progress.advance_to(3);
         let now = to_db(self.clock.now());
         match outcome {
@@ -595,6 +619,97 @@ impl<'a> Backups<'a> {
                 let message = error.to_string();
                 self.fail(id, &kind, &message, actor).await?;
                 Err(error)
+            }
+        }
+    }
+
+    /// Runs `produce` in a scratch folder, then writes the container under a temporary
+    /// name, reads it back against the manifest, and gives it its final name.
+    #[allow(clippy::too_many_arguments)]
+    async fn produce_and_write<F>(
+        &self,
+        id: i64,
+        ledger: i64,
+        may_replace: bool,
+        final_name: &str,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+        produce: F,
+    ) -> Result<(Manifest, container::Written, BTreeMap<String, u64>)>
+    where
+        F: FnOnce(PathBuf, i64) -> Producing,
+    {
+        let dir = self.directory().to_path_buf();
+        let scratch = tempfile::Builder::new()
+            .prefix(".chatkeep-scratch-")
+            .tempdir_in(&dir)
+            .map_err(|e| Error::io(format!("cannot make a scratch folder in {}", dir.display()), e))?;
+        let Produced { manifest, files, check } = produce(scratch.path().to_path_buf(), ledger).await?;
+        progress.advance_to(1);
+        if cancel.is_cancelled() {
+            return Err(Error::invalid("the backup was cancelled; nothing was kept"));
+        }
+        let passphrase = if self.settings.encrypt { self.passphrase.cloned() } else { None };
+        let final_path = dir.join(final_name);
+        // Phases done (copy, write, read back), shown as progress while the blocking work runs.
+        let phase = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let phase_in_work = phase.clone();
+        let step = move || phase_in_work.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let work =
+            tokio::task::spawn_blocking(move || -> Result<(Manifest, container::Written, BTreeMap<String, u64>)> {
+                // The scratch folder lives until the container is written.
+                let _scratch = scratch;
+                let partial = dir.join(partial_name(id));
+                let threads = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1).min(4);
+                // The database copy's structure is checked while the file is written and read back.
+                let (checked_copy, written) = std::thread::scope(|scope| {
+                    let checker = check
+                        .as_deref()
+                        .map(|db| scope.spawn(move || snapshot::check_structure(db, snapshot::Depth::Quick)));
+                    let written =
+                        container::write(&partial, &manifest, &files, passphrase.as_ref(), threads).and_then(|w| {
+                            step();
+                            // Read it back before it gets its real name.
+                            check_file(&partial, passphrase.as_ref(), Some(&manifest), false).map(|c| (w, c.rows))
+                        });
+                    let checked_copy = match checker {
+                        Some(handle) => {
+                            handle.join().unwrap_or_else(|_| Err(Error::Check("the snapshot check stopped".into())))
+                        }
+                        None => Ok(()),
+                    };
+                    (checked_copy, written)
+                });
+                match checked_copy.and(written) {
+                    Ok((written, rows)) => {
+                        if !may_replace && final_path.exists() {
+                            let _ = std::fs::remove_file(&partial);
+                            return Err(Error::invalid(format!(
+                                "{} already exists; chatkeep never writes one backup over another",
+                                final_path.display()
+                            )));
+                        }
+                        std::fs::rename(&partial, &final_path)
+                            .map_err(|e| Error::io("cannot give the backup its final name", e))?;
+                        sync_dir(&dir);
+                        Ok((manifest, written, rows))
+                    }
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&partial);
+                        Err(e)
+                    }
+                }
+            });
+        let mut work = work;
+        loop {
+            tokio::select! {
+                joined = &mut work => break match joined {
+                    Ok(result) => result,
+                    Err(join) => Err(Error::Check(format!("the backup worker stopped: {join}"))),
+                },
+                _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                    progress.advance_to(phase.load(std::sync::atomic::Ordering::Relaxed));
+                }
             }
         }
     }
@@ -687,7 +802,7 @@ impl<'a> Backups<'a> {
         let passphrase = self.passphrase.cloned();
         let expected_sha = row.sha256.clone();
         let deep = row.kind == "snapshot";
-        let result = tokio::task::spawn_blocking(move || -> Result<BTreeMap<String, u64>> {
+        let checked = tokio::task::spawn_blocking(move || -> Result<Checked> {
             if !path.exists() {
                 return Err(Error::Check(format!("the file {} is missing", path.display())));
             }
@@ -703,6 +818,16 @@ impl<'a> Backups<'a> {
         })
         .await
         .map_err(|e| Error::Check(format!("the verify worker stopped: {e}")))?;
+        // A PostgreSQL dump is checked by restoring it into a scratch database on the server.
+        let result = match checked {
+            Ok(Checked { pg_dump: Some((_scratch, dump)), manifest, .. }) => match self.store {
+                Store::Postgres(pool) => pg_dump::check_in_scratch(pool, &dump, &manifest).await,
+                Store::Sqlite(_) => Err(Error::invalid(format!(
+                    "backup #{id} is a PostgreSQL snapshot; it can only be checked against a PostgreSQL server"
+                ))),
+            },
+            other => other.map(|c| c.rows),
+        };
         let now = to_db(self.clock.now());
         let mut tx = self.store.begin().await?;
         let verified = match result {
@@ -762,6 +887,10 @@ impl<'a> Backups<'a> {
     /// then re-applies the erasure ledger of the live database to it.
     pub async fn restore_to(&self, id: i64, to: &Path, actor: Actor, progress: &dyn Progress) -> Result<RestoreReport> {
         let row = self.restorable(id).await?;
+        // The catalog lives in the database it backs up: its snapshots are of this engine.
+        if row.kind == "snapshot" && self.store.engine() == "postgres" {
+            return Err(postgres_snapshot_needs_database(id));
+        }
         if to.exists() {
             return Err(Error::invalid(format!(
                 "{} already exists: restore into a new file (chatkeep never restores over a database)",
@@ -786,6 +915,9 @@ impl<'a> Backups<'a> {
         let extracted = tokio::task::spawn_blocking(move || extract(&path, passphrase.as_ref(), &scratch_path))
             .await
             .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
+        if extracted.files.iter().any(|f| f == pg_dump::ENTRY) {
+            return Err(postgres_snapshot_needs_database(id));
+        }
         let ledger = crate::ops::gdpr::load_ledger(self.store, self.clock).await?;
         // Everything happens in the scratch folder; the finished database is renamed into place last,
         // so a failure or a kill never leaves a file at `to` that still holds erased people.
@@ -819,8 +951,110 @@ impl<'a> Backups<'a> {
         }
         std::fs::rename(&staged, to)
             .map_err(|e| Error::io(format!("cannot move the restored database to {}", to.display()), e))?;
-        self.audit_restore(actor, &row, Some(to), erased_again).await?;
-        Ok(RestoreReport { backup: id, kind, to: Some(to.to_path_buf()), import, row_counts, erased_again })
+        self.audit_restore(actor, &row, Some(to.display().to_string()), erased_again).await?;
+        Ok(RestoreReport {
+            backup: id,
+            kind,
+            to: Some(to.to_path_buf()),
+            to_database: None,
+            import,
+            row_counts,
+            erased_again,
+        })
+    }
+
+    /// Restores a backup into a new database: a SQLite file (as [`restore_to`](Self::restore_to))
+    /// or a PostgreSQL database that does not exist yet (or exists and is empty). A
+    /// PostgreSQL snapshot goes in through `pg_restore`, a monthly archive (from either
+    /// engine) through the import; then the live database's erasure ledger is re-applied.
+    /// A new database is written under a scratch name and renamed only when complete.
+    pub async fn restore_to_database(
+        &self,
+        id: i64,
+        to: &DatabaseUrl,
+        actor: Actor,
+        progress: &dyn Progress,
+    ) -> Result<RestoreReport> {
+        match to {
+            DatabaseUrl::Sqlite(path) => self.restore_to(id, path, actor, progress).await,
+            DatabaseUrl::SqliteMemory => {
+                Err(Error::invalid("restore into a database file or a PostgreSQL database, not an in-memory one"))
+            }
+            DatabaseUrl::Postgres(text) => self.restore_to_postgres(id, text, actor, progress).await,
+        }
+    }
+
+    async fn restore_to_postgres(
+        &self,
+        id: i64,
+        to: &str,
+        actor: Actor,
+        progress: &dyn Progress,
+    ) -> Result<RestoreReport> {
+        let row = self.restorable(id).await?;
+        if row.kind == "snapshot" && self.store.engine() == "sqlite" {
+            return Err(Error::invalid(format!(
+                "backup #{id} is a SQLite snapshot: it restores into a new SQLite file (--to NEW.db); \
+                 to bring chat data into PostgreSQL, restore its monthly archives there"
+            )));
+        }
+        let mut target = pg_dump::NewDatabase::open(to, self.store).await?;
+        let path = self.path_of(&row);
+        let passphrase = self.passphrase.cloned();
+        let scratch = tempfile::Builder::new()
+            .prefix(".chatkeep-restore-")
+            .tempdir_in(self.directory())
+            .map_err(|e| Error::io("cannot make a scratch folder in the backup folder", e))?;
+        let scratch_path = scratch.path().to_path_buf();
+        let extracted = tokio::task::spawn_blocking(move || extract(&path, passphrase.as_ref(), &scratch_path))
+            .await
+            .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
+        let dump = extracted.files.iter().any(|f| f == pg_dump::ENTRY).then(|| scratch.path().join(pg_dump::ENTRY));
+        if row.kind == "snapshot" && dump.is_none() {
+            return Err(Error::invalid(format!("backup #{id} holds no PostgreSQL dump to restore")));
+        }
+        // Found before anything is created on the server.
+        let tools = match &dump {
+            Some(_) => Some(pg_dump::locate_for_restore(target.server_major, &extracted.manifest).await?),
+            None => None,
+        };
+        let ledger = crate::ops::gdpr::load_ledger(self.store, self.clock).await?;
+        target.begin().await?;
+        let restored = async {
+            let (import, row_counts) = match (&dump, &tools) {
+                (Some(dump), Some(tools)) => (None, target.restore_dump(tools, dump, &extracted.manifest).await?),
+                _ => {
+                    let combined = combine_jsonl(scratch.path(), &extracted, None, &ledger)?;
+                    let store = Store::open(&target.work_url()).await?;
+                    let options =
+                        ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
+                    let report = import_jsonl_with(&store, &combined, options, actor, self.clock, progress).await;
+                    store.close().await;
+                    (Some(report?), extracted.rows.clone())
+                }
+            };
+            // Opening it also brings a snapshot of an older chatkeep up to the current schema.
+            let store = Store::open(&target.work_url()).await?;
+            let replayed =
+                crate::ops::gdpr::reapply_erasure_ledger(&store, &ledger, extracted.ledger_position, actor, self.clock)
+                    .await;
+            store.close().await;
+            let (erased_again, _) = replayed?;
+            Ok::<_, Error>((import, row_counts, erased_again))
+        }
+        .await;
+        let (import, row_counts, erased_again) = match restored {
+            Ok(done) => done,
+            Err(error) => {
+                target.abandon().await;
+                return Err(error);
+            }
+        };
+        let shown = target.shown();
+        target.finish().await?;
+        self.audit_restore(actor, &row, Some(shown.clone()), erased_again).await?;
+        let kind = if row.kind == "snapshot" { Kind::Snapshot } else { Kind::Archive };
+        Ok(RestoreReport { backup: id, kind, to: None, to_database: Some(shown), import, row_counts, erased_again })
     }
 
     /// Merges an archive back into the live database: rows that exist are left
@@ -867,19 +1101,20 @@ impl<'a> Backups<'a> {
             backup: id,
             kind: Kind::Archive,
             to: None,
+            to_database: None,
             row_counts: extracted.rows.clone(),
             import: Some(report),
             erased_again,
         })
     }
 
-    async fn audit_restore(&self, actor: Actor, row: &BackupRow, to: Option<&Path>, erased_again: u64) -> Result<()> {
+    async fn audit_restore(&self, actor: Actor, row: &BackupRow, to: Option<String>, erased_again: u64) -> Result<()> {
         let mut tx = self.store.begin().await?;
         audit::append(
             &mut tx,
             self.clock.now(),
             AuditEntry::new(actor, "backup.restore").target(row.file_name.clone()).details(serde_json::json!({
-                "backup": row.id, "to": to.map(|p| p.display().to_string()), "into_live": to.is_none(),
+                "backup": row.id, "into_live": to.is_none(), "to": to,
                 "erased_again": erased_again,
             })),
         )
@@ -1029,6 +1264,18 @@ impl<'a> Backups<'a> {
     }
 }
 
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| Error::Check(format!("a backup worker stopped: {e}")))?
+}
+
+fn postgres_snapshot_needs_database(id: i64) -> Error {
+    Error::invalid(format!(
+        "backup #{id} is a PostgreSQL snapshot (pg_dump): restore it into a new PostgreSQL database \
+         (--to postgres://USER@HOST/NEW_DATABASE), not into a file"
+    ))
+}
+
 fn file_name(kind: Kind, range: &str, encrypted: bool) -> String {
     format!("{PREFIX}{}-{range}.tar.zst{}", kind.as_str(), if encrypted { ".age" } else { "" })
 }
@@ -1079,17 +1326,28 @@ struct Extracted {
     rows: BTreeMap<String, u64>,
     /// The erasure-ledger position the backup was taken at (its manifest's).
     ledger_position: i64,
+    manifest: Manifest,
+}
+
+/// What [`check_file`] found.
+struct Checked {
+    rows: BTreeMap<String, u64>,
+    manifest: Manifest,
+    /// A PostgreSQL dump extracted by a deep check (with its scratch folder), still to be
+    /// restored into a scratch database.
+    pg_dump: Option<(tempfile::TempDir, PathBuf)>,
 }
 
 /// Reads a backup through, checks it against its manifest (and `expected`, when
-/// given), and returns the rows per table. With `deep`, a snapshot is extracted
-/// to a scratch folder and opened with `PRAGMA integrity_check`.
+/// given), and returns the rows per table. With `deep`, a SQLite snapshot is extracted
+/// to a scratch folder and opened with `PRAGMA integrity_check`; a PostgreSQL dump is
+/// extracted and handed back for the caller to restore.
 fn check_file(
     path: &Path,
     passphrase: Option<&SecretString>,
     expected: Option<&Manifest>,
     deep: bool,
-) -> Result<BTreeMap<String, u64>> {
+) -> Result<Checked> {
     let scratch = if deep {
         Some(
             tempfile::Builder::new()
@@ -1100,17 +1358,22 @@ fn check_file(
     } else {
         None
     };
+    let mut dump = None;
     let manifest = walk(path, passphrase, |name, reader| {
         let Some(scratch) = &scratch else {
             let (sha, bytes, rows) = count_entry(name, reader)?;
             // A snapshot's rows are counted only when it is opened (deep).
-            return Ok((sha, bytes, (name != SNAPSHOT_ENTRY).then_some(rows)));
+            return Ok((sha, bytes, (!is_snapshot_entry(name)).then_some(rows)));
         };
         let target = scratch.path().join(name);
         let mut file = File::create(&target).map_err(|e| Error::io("cannot write to the scratch folder", e))?;
         let mut hashing = container::HashingReader::new(reader);
         std::io::copy(&mut hashing, &mut file).map_err(|e| truncated(path, e))?;
         let (sha, bytes) = hashing.finish();
+        if name == pg_dump::ENTRY {
+            dump = Some(target);
+            return Ok((sha, bytes, None));
+        }
         let rows = if name == SNAPSHOT_ENTRY {
             drop(file);
             snapshot::check_database(&target)?
@@ -1125,7 +1388,16 @@ fn check_file(
     {
         return Err(Error::Check("the manifest read back differs from the one written".into()));
     }
-    Ok(manifest.row_counts())
+    let pg_dump = match (scratch, dump) {
+        (Some(scratch), Some(dump)) => Some((scratch, dump)),
+        _ => None,
+    };
+    Ok(Checked { rows: manifest.row_counts(), manifest, pg_dump })
+}
+
+/// A database snapshot's entry (SQLite file or PostgreSQL dump): its rows are counted by opening it.
+fn is_snapshot_entry(name: &str) -> bool {
+    name == SNAPSHOT_ENTRY || name == pg_dump::ENTRY
 }
 
 fn truncated(path: &Path, e: std::io::Error) -> Error {
@@ -1278,7 +1550,7 @@ fn extract(path: &Path, passphrase: Option<&SecretString>, into: &Path) -> Resul
         std::io::copy(&mut hashing, &mut file).map_err(|e| truncated(path, e))?;
         let (sha, bytes) = hashing.finish();
         files.push(name.to_string());
-        let rows = if name == SNAPSHOT_ENTRY {
+        let rows = if is_snapshot_entry(name) {
             None
         } else {
             let reader = BufReader::new(File::open(&target).map_err(|e| Error::io("cannot read the scratch copy", e))?);
@@ -1288,7 +1560,7 @@ fn extract(path: &Path, passphrase: Option<&SecretString>, into: &Path) -> Resul
     });
     let manifest = manifest?;
     // Snapshot row counts come from the manifest (the walk skipped the database check).
-    Ok(Extracted { files, rows: manifest.row_counts(), ledger_position: manifest.erasure_ledger_position })
+    Ok(Extracted { files, rows: manifest.row_counts(), ledger_position: manifest.erasure_ledger_position, manifest })
 }
 
 /// Joins an archive's JSONL files in import order (optionally one conversation's rows only),

@@ -1,14 +1,22 @@
+//! The backup catalog on PostgreSQL, and the reads a monthly archive makes.
+//!
+//! Archive records are built here from typed rows, in the same field order and
+//! compact form SQLite's `json_object` gives, so a month archived from either
+//! engine holds the same lines.
+
+use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
-use super::retention::ids_json;
 use crate::error::Result;
 use crate::store::backups::{BackupRow, ExportTable, Finished, NewBackup};
 
-const SELECT: &str = "SELECT id, kind, manual, range_start, range_end, year, month, file_name, size_bytes, sha256,
-                             row_counts, encrypted, status, error, created_at, verified_at, owner_pid
+const SELECT: &str = "SELECT id, kind, manual, ck_ts(range_start) AS range_start, ck_ts(range_end) AS range_end,
+                             year, month, file_name, size_bytes, sha256, row_counts::text AS row_counts, encrypted,
+                             status, error, ck_ts(created_at) AS created_at, ck_ts(verified_at) AS verified_at,
+                             owner_pid
                       FROM backups";
 
-/// A catalog row as PostgreSQL types it (`month` is an `integer`).
+/// A catalog row as PostgreSQL types it (`year`, `month` and `owner_pid` are `integer`).
 #[derive(sqlx::FromRow)]
 struct PgBackupRow {
     id: i64,
@@ -56,7 +64,7 @@ impl From<PgBackupRow> for BackupRow {
 
 pub(crate) async fn list(pool: &PgPool) -> Result<Vec<BackupRow>> {
     let rows: Vec<PgBackupRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY created_at DESC, id DESC")))
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY backups.created_at DESC, id DESC")))
             .fetch_all(pool)
             .await?;
     Ok(rows.into_iter().map(BackupRow::from).collect())
@@ -72,7 +80,8 @@ pub(crate) async fn insert(conn: &mut PgConnection, new: &NewBackup<'_>, pid: u3
     Ok(sqlx::query_scalar(
         "INSERT INTO backups (kind, manual, range_start, range_end, year, month, file_name, encrypted, status,
                               created_at, owner_pid)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'in_progress', $9, $10) RETURNING id",
+         VALUES ($1, $2, $3::timestamptz, $4::timestamptz, $5, $6, $7, $8, 'in_progress', $9::timestamptz, $10)
+         RETURNING id",
     )
     .bind(new.kind)
     .bind(new.manual)
@@ -83,7 +92,8 @@ pub(crate) async fn insert(conn: &mut PgConnection, new: &NewBackup<'_>, pid: u3
     .bind(new.file_name)
     .bind(new.encrypted)
     .bind(new.created_at)
-    .bind(i64::from(pid))
+    // Process ids fit an `integer` on every system chatkeep runs on; an odd one is simply not recorded.
+    .bind(i32::try_from(pid).ok())
     .fetch_one(conn)
     .await?)
 }
@@ -91,8 +101,8 @@ pub(crate) async fn insert(conn: &mut PgConnection, new: &NewBackup<'_>, pid: u3
 pub(crate) async fn finish(conn: &mut PgConnection, id: i64, f: &Finished<'_>) -> Result<()> {
     sqlx::query(
         "UPDATE backups SET status = $2, size_bytes = coalesce($3, size_bytes), sha256 = coalesce($4, sha256),
-                row_counts = coalesce($5, row_counts), manifest = coalesce($6, manifest), error = $7,
-                verified_at = coalesce($8, verified_at), owner_pid = NULL
+                row_counts = coalesce($5::jsonb, row_counts), manifest = coalesce($6::jsonb, manifest), error = $7,
+                verified_at = coalesce($8::timestamptz, verified_at), owner_pid = NULL
          WHERE id = $1",
     )
     .bind(id)
@@ -117,102 +127,215 @@ pub(crate) async fn ledger_position(pool: &PgPool) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM erasure_ledger").fetch_one(pool).await?)
 }
 
-async fn id_list(pool: &PgPool, sql: &str, binds: &[&str]) -> Result<Vec<i64>> {
-    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.to_string()));
-    for b in binds {
-        query = query.bind(b.to_string());
-    }
-    super::from_json(&query.fetch_one(pool).await?, "id list")
-}
-
+/// Ids come back as one `bigint[]` value: a month can hold a million messages, and one
+/// array decodes far faster than a million one-column rows.
 pub(crate) async fn message_ids_between(pool: &PgPool, start: &str, end: &str) -> Result<Vec<i64>> {
-    let mut ids = id_list(
-        pool,
-        "SELECT coalesce(json_group_array(id), '[]') FROM messages INDEXED BY messages_created
-         WHERE created_at >= $1 AND created_at < $2",
-        &[start, end],
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT coalesce(array_agg(id), '{}') FROM messages
+         WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz",
     )
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
     .await?;
     ids.sort_unstable();
     Ok(ids)
 }
 
 pub(crate) async fn archive_conversation_ids(pool: &PgPool, start: &str, end: &str) -> Result<Vec<i64>> {
-    let mut ids = id_list(
-        pool,
-        "SELECT coalesce(json_group_array(id), '[]') FROM (
-             SELECT DISTINCT conversation_id AS id FROM messages INDEXED BY messages_created
-             WHERE created_at >= $1 AND created_at < $2
-             UNION SELECT id FROM conversations WHERE created_at >= $1 AND created_at < $2)",
-        &[start, end],
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT coalesce(array_agg(id), '{}') FROM (
+             SELECT conversation_id AS id FROM messages
+             WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz
+             UNION SELECT id FROM conversations WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz
+         ) AS archived",
     )
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
     .await?;
     ids.sort_unstable();
     Ok(ids)
 }
 
 pub(crate) async fn referenced_users(pool: &PgPool, conversations: &[i64], messages: &[i64]) -> Result<Vec<i64>> {
-    let json: String = sqlx::query_scalar(
-        "SELECT coalesce(json_group_array(id), '[]') FROM (
-             SELECT user_id AS id FROM participants WHERE conversation_id IN (SELECT value FROM json_each($1))
-             UNION SELECT owner_id FROM conversations
-                   WHERE id IN (SELECT value FROM json_each($1)) AND owner_id IS NOT NULL
-             UNION SELECT sender_id FROM messages
-                   WHERE id IN (SELECT value FROM json_each($2)) AND sender_id IS NOT NULL
-             UNION SELECT user_id FROM message_reads WHERE message_id IN (SELECT value FROM json_each($2)))",
+    // The id lists are joined as sets (unnest), not probed one `= ANY` element at a time.
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT coalesce(array_agg(id), '{}') FROM (
+             SELECT p.user_id AS id FROM participants p JOIN unnest($1::bigint[]) AS c(id) ON p.conversation_id = c.id
+             UNION SELECT o.owner_id FROM conversations o JOIN unnest($1::bigint[]) AS c(id) ON o.id = c.id
+                   WHERE o.owner_id IS NOT NULL
+             UNION SELECT m.sender_id FROM messages m JOIN unnest($2::bigint[]) AS w(id) ON m.id = w.id
+                   WHERE m.sender_id IS NOT NULL
+             UNION SELECT r.user_id FROM message_reads r JOIN unnest($2::bigint[]) AS w(id) ON r.message_id = w.id
+         ) AS referenced",
     )
-    .bind(ids_json(conversations))
-    .bind(ids_json(messages))
+    .bind(conversations)
+    .bind(messages)
     .fetch_one(pool)
     .await?;
-    let mut ids: Vec<i64> = super::from_json(&json, "id list")?;
     ids.sort_unstable();
     Ok(ids)
 }
 
-/// Canonical records, built by SQLite itself, one line each.
+/// One archive line: the record's type first, then its fields in SQLite's order.
+#[derive(Serialize)]
+struct Line<T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    record: T,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct UserRecord {
+    id: String,
+    display_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    created_at: String,
+    last_seen_at: Option<String>,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct ConversationRecord {
+    id: String,
+    title: Option<String>,
+    kind: String,
+    owner: Option<String>,
+    #[serde(serialize_with = "json_text")]
+    context: Option<String>,
+    retention_policy: Option<String>,
+    legal_hold: bool,
+    created_at: String,
+    last_activity_at: Option<String>,
+    archived_at: Option<String>,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct ParticipantRecord {
+    conversation: String,
+    user: String,
+    role: String,
+    joined_at: String,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct MessageRecord {
+    id: String,
+    conversation: String,
+    sender: Option<String>,
+    role: String,
+    kind: String,
+    body: Option<String>,
+    tokens_used: i64,
+    reply_to: Option<String>,
+    pinned: bool,
+    created_at: String,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct ReadRecord {
+    message: String,
+    user: String,
+    read_at: String,
+}
+
+/// A `jsonb` column's text, embedded as JSON (not as a string), compact.
+fn json_text<S: serde::Serializer>(text: &Option<String>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    match text {
+        None => serializer.serialize_none(),
+        Some(text) => {
+            let value: serde_json::Value = serde_json::from_str(text).map_err(serde::ser::Error::custom)?;
+            value.serialize(serializer)
+        }
+    }
+}
+
+async fn lines<T>(pool: &PgPool, kind: &'static str, sql: &'static str, ids: &[i64]) -> Result<String>
+where
+    T: Serialize + Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let records: Vec<T> = sqlx::query_as(sql).bind(ids).fetch_all(pool).await?;
+    let mut out = String::with_capacity(records.len() * 256);
+    for record in records {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let line = serde_json::to_string(&Line { kind, record })
+            .map_err(|e| crate::error::Error::Check(format!("cannot write an archive {kind} record: {e}")))?;
+        out.push_str(&line);
+    }
+    Ok(out)
+}
+
+/// Canonical records, one line each, in id order (no trailing newline). The chosen ids are
+/// joined as a set: `= ANY($1)` with thousands of ids in a prepared statement's generic plan
+/// scans the whole table and tests each row against the list.
 pub(crate) async fn export_lines(pool: &PgPool, what: ExportTable, ids: &[i64]) -> Result<String> {
-    let bool_json = |column: &str| format!("CASE WHEN {column} THEN json('true') ELSE json('false') END");
-    let sql = match what {
-        ExportTable::Users => "SELECT json_object('type', 'user', 'id', external_id, 'display_name', display_name,
-                                   'email', email, 'phone', phone, 'created_at', created_at,
-                                   'last_seen_at', last_seen_at) AS line
-                               FROM users WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
-            .to_string(),
-        ExportTable::Conversations => format!(
-            "SELECT json_object('type', 'conversation', 'id', c.external_id, 'title', c.title, 'kind', c.kind,
-                    'owner', o.external_id, 'context', json(c.context), 'retention_policy', c.retention_policy,
-                    'legal_hold', {}, 'created_at', c.created_at, 'last_activity_at', c.last_activity_at,
-                    'archived_at', c.archived_at) AS line
-             FROM conversations c LEFT JOIN users o ON o.id = c.owner_id
-             WHERE c.id IN (SELECT value FROM json_each($1)) ORDER BY c.id",
-            bool_json("c.legal_hold")
-        ),
-        ExportTable::Participants => "SELECT json_object('type', 'participant', 'conversation', c.external_id,
-                                          'user', u.external_id, 'role', p.role, 'joined_at', p.joined_at) AS line
-                                      FROM participants p JOIN conversations c ON c.id = p.conversation_id
-                                      JOIN users u ON u.id = p.user_id
-                                      WHERE p.conversation_id IN (SELECT value FROM json_each($1))
-                                      ORDER BY p.conversation_id, p.user_id"
-            .to_string(),
-        ExportTable::Messages => format!(
-            "SELECT json_object('type', 'message', 'id', m.external_id, 'conversation', c.external_id,
-                    'sender', s.external_id, 'role', m.role, 'kind', m.kind, 'body', m.body,
-                    'tokens_used', m.tokens_used, 'reply_to', r.external_id, 'pinned', {},
-                    'created_at', m.created_at) AS line
-             FROM messages m JOIN conversations c ON c.id = m.conversation_id
-             LEFT JOIN users s ON s.id = m.sender_id LEFT JOIN messages r ON r.id = m.reply_to_id
-             WHERE m.id IN (SELECT value FROM json_each($1)) ORDER BY m.id",
-            bool_json("m.pinned")
-        ),
-        ExportTable::Reads => "SELECT json_object('type', 'read', 'message', m.external_id, 'user', u.external_id,
-                                   'read_at', r.read_at) AS line
-                               FROM message_reads r JOIN messages m ON m.id = r.message_id
-                               JOIN users u ON u.id = r.user_id
-                               WHERE r.message_id IN (SELECT value FROM json_each($1))
-                               ORDER BY r.message_id, r.user_id"
-            .to_string(),
-    };
-    let wrapped = format!("SELECT coalesce(group_concat(line, char(10)), '') FROM ({sql})");
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(wrapped)).bind(ids_json(ids)).fetch_one(pool).await?)
+    match what {
+        ExportTable::Users => {
+            lines::<UserRecord>(
+                pool,
+                "user",
+                "SELECT external_id AS id, display_name, email, phone, ck_ts(created_at) AS created_at,
+                        ck_ts(last_seen_at) AS last_seen_at
+                 FROM unnest($1::bigint[]) AS chosen(id) JOIN users USING (id) ORDER BY users.id",
+                ids,
+            )
+            .await
+        }
+        ExportTable::Conversations => {
+            lines::<ConversationRecord>(
+                pool,
+                "conversation",
+                "SELECT c.external_id AS id, c.title, c.kind, o.external_id AS owner, c.context::text AS context,
+                        c.retention_policy, c.legal_hold, ck_ts(c.created_at) AS created_at,
+                        ck_ts(c.last_activity_at) AS last_activity_at, ck_ts(c.archived_at) AS archived_at
+                 FROM unnest($1::bigint[]) AS chosen(id) JOIN conversations c ON c.id = chosen.id
+                 LEFT JOIN users o ON o.id = c.owner_id
+                 ORDER BY c.id",
+                ids,
+            )
+            .await
+        }
+        ExportTable::Participants => {
+            lines::<ParticipantRecord>(
+                pool,
+                "participant",
+                "SELECT c.external_id AS conversation, u.external_id AS user, p.role, ck_ts(p.joined_at) AS joined_at
+                 FROM unnest($1::bigint[]) AS chosen(id) JOIN participants p ON p.conversation_id = chosen.id
+                 JOIN conversations c ON c.id = p.conversation_id JOIN users u ON u.id = p.user_id
+                 ORDER BY p.conversation_id, p.user_id",
+                ids,
+            )
+            .await
+        }
+        ExportTable::Messages => {
+            lines::<MessageRecord>(
+                pool,
+                "message",
+                "SELECT m.external_id AS id, c.external_id AS conversation, s.external_id AS sender, m.role, m.kind,
+                        m.body, m.tokens_used, r.external_id AS reply_to, m.pinned, ck_ts(m.created_at) AS created_at
+                 FROM unnest($1::bigint[]) AS chosen(id) JOIN messages m ON m.id = chosen.id
+                 JOIN conversations c ON c.id = m.conversation_id
+                 LEFT JOIN users s ON s.id = m.sender_id LEFT JOIN messages r ON r.id = m.reply_to_id
+                 ORDER BY m.id",
+                ids,
+            )
+            .await
+        }
+        ExportTable::Reads => {
+            lines::<ReadRecord>(
+                pool,
+                "read",
+                "SELECT m.external_id AS message, u.external_id AS user, ck_ts(r.read_at) AS read_at
+                 FROM unnest($1::bigint[]) AS chosen(id) JOIN message_reads r ON r.message_id = chosen.id
+                 JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = r.user_id
+                 ORDER BY r.message_id, r.user_id",
+                ids,
+            )
+            .await
+        }
+    }
 }

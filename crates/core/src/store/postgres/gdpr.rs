@@ -394,10 +394,8 @@ pub(crate) async fn access_rows(conn: &mut PgConnection, user: i64, others: bool
 
 // ---- erasure ----
 
-pub(crate) async fn secure_delete(conn: &mut PgConnection, on: bool) -> Result<()> {
-    // Deleted content is overwritten with zeros, free pages included (FAST leaves freed pages as they were).
-    let sql = if on { "PRAGMA secure_delete = ON" } else { "PRAGMA secure_delete = FAST" };
-    sqlx::query(sql).execute(conn).await?;
+pub(crate) async fn secure_delete(_conn: &mut PgConnection, _on: bool) -> Result<()> {
+    // No PostgreSQL counterpart: deleted tuples are reclaimed by VACUUM, not zeroed in place.
     Ok(())
 }
 
