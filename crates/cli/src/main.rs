@@ -67,6 +67,8 @@ enum Command {
     Retention(commands::retention::RetentionCommand),
     /// Storage statistics: conversations, messages, tokens, database size.
     Stats,
+    /// Database upkeep: integrity check, VACUUM, REINDEX, statistics; --dry-run shows what and why.
+    Maintain(commands::maintain::MaintainArgs),
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -117,6 +119,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(command) => commands::backup::run(&ctx, command).await,
         Command::Retention(command) => commands::retention::run(&ctx, command).await,
         Command::Stats => commands::stats::run(&ctx).await,
+        Command::Maintain(args) => commands::maintain::run(&ctx, args).await,
         Command::Audit(command) => commands::audit::run(&ctx, command).await,
         Command::Jobs(command) => commands::jobs::run(&ctx, command).await,
         Command::Daemon(args) => commands::daemon::run(&ctx, args).await,

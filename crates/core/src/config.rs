@@ -215,6 +215,78 @@ pub struct SchedulerSettings {
     pub stop_timeout_seconds: u32,
 }
 
+/// The hours of the day (in the configured time zone) when the chat service is quiet:
+/// the scheduled maintenance job runs only inside them. `start` is included, `end` is
+/// not; a window may span midnight (`22:00-04:00`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaintenanceWindow {
+    pub start: chrono::NaiveTime,
+    pub end: chrono::NaiveTime,
+}
+
+impl MaintenanceWindow {
+    pub fn contains(&self, time: chrono::NaiveTime) -> bool {
+        if self.start <= self.end {
+            self.start <= time && time < self.end
+        } else {
+            time >= self.start || time < self.end
+        }
+    }
+
+    /// `HH:MM-HH:MM`.
+    pub fn parse(text: &str) -> Option<MaintenanceWindow> {
+        let (start, end) = text.trim().split_once('-')?;
+        let time = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
+        let window = MaintenanceWindow { start: time(start)?, end: time(end)? };
+        (window.start != window.end).then_some(window)
+    }
+}
+
+impl fmt::Display for MaintenanceWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
+    }
+}
+
+impl Serialize for MaintenanceWindow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MaintenanceSettings {
+    /// When the scheduled job may run; `None` (`any`) = whenever its schedule says.
+    pub window: Option<MaintenanceWindow>,
+    /// Percent of wasted space that makes a VACUUM worth it: free pages of the SQLite
+    /// file, dead rows of a PostgreSQL table.
+    pub max_table_bloat: u32,
+    /// Percent of a PostgreSQL index estimated to be bloat that makes a REINDEX worth it.
+    pub max_index_bloat: u32,
+    /// Days between REINDEX runs on SQLite (0 = never).
+    pub reindex_frequency: u32,
+    /// Days between database-wide ANALYZE runs on PostgreSQL (0 = never).
+    pub analyze_frequency: u32,
+    /// Days between full integrity checks; the other runs do the quick check (0 = never full).
+    pub full_check_frequency: u32,
+}
+
+impl Default for MaintenanceSettings {
+    fn default() -> Self {
+        MaintenanceSettings {
+            window: Some(MaintenanceWindow {
+                start: chrono::NaiveTime::from_hms_opt(1, 0, 0).unwrap_or_default(),
+                end: chrono::NaiveTime::from_hms_opt(6, 0, 0).unwrap_or_default(),
+            }),
+            max_table_bloat: 20,
+            max_index_bloat: 30,
+            reindex_frequency: 30,
+            analyze_frequency: 7,
+            full_check_frequency: 7,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct NotifySettings {
     /// Write every notification to the log (stderr for the daemon).
@@ -264,6 +336,7 @@ pub struct Config {
     pub backup: BackupSettings,
     pub export: ExportSettings,
     pub scheduler: SchedulerSettings,
+    pub maintenance: MaintenanceSettings,
     pub notify: NotifySettings,
     pub gdpr: GdprSettings,
     /// The config file that was read, if any.
@@ -425,6 +498,38 @@ const SCHEDULER_STOP_TIMEOUT: SettingSpec = SettingSpec {
     accepted: "a whole number of seconds from 1 to 3600",
 };
 
+const MAINTENANCE_WINDOW: SettingSpec = SettingSpec {
+    key: "maintenance.window",
+    env: "CHATKEEP_MAINTENANCE_WINDOW",
+    accepted: "hours in the configured time zone as HH:MM-HH:MM (such as 01:00-06:00, or 22:00-04:00 across \
+midnight), or \"any\"",
+};
+const MAINTENANCE_TABLE_BLOAT: SettingSpec = SettingSpec {
+    key: "maintenance.max_table_bloat",
+    env: "CHATKEEP_MAINTENANCE_MAX_TABLE_BLOAT",
+    accepted: "a whole percentage from 1 to 99",
+};
+const MAINTENANCE_INDEX_BLOAT: SettingSpec = SettingSpec {
+    key: "maintenance.max_index_bloat",
+    env: "CHATKEEP_MAINTENANCE_MAX_INDEX_BLOAT",
+    accepted: "a whole percentage from 1 to 99",
+};
+const MAINTENANCE_REINDEX_DAYS: SettingSpec = SettingSpec {
+    key: "maintenance.reindex_frequency",
+    env: "CHATKEEP_MAINTENANCE_REINDEX_FREQUENCY",
+    accepted: "a whole number of days from 0 (never) to 3650",
+};
+const MAINTENANCE_ANALYZE_DAYS: SettingSpec = SettingSpec {
+    key: "maintenance.analyze_frequency",
+    env: "CHATKEEP_MAINTENANCE_ANALYZE_FREQUENCY",
+    accepted: "a whole number of days from 0 (never) to 3650",
+};
+const MAINTENANCE_FULL_CHECK_DAYS: SettingSpec = SettingSpec {
+    key: "maintenance.full_check_frequency",
+    env: "CHATKEEP_MAINTENANCE_FULL_CHECK_FREQUENCY",
+    accepted: "a whole number of days from 0 (never) to 3650",
+};
+
 const NOTIFY_LOG: SettingSpec =
     SettingSpec { key: "notify.log", env: "CHATKEEP_NOTIFY_LOG", accepted: "true or false" };
 const NOTIFY_WEBHOOK: SettingSpec = SettingSpec {
@@ -505,6 +610,12 @@ const SETTINGS: &[&SettingSpec] = &[
     &SCHEDULER_RETRY_DELAY,
     &SCHEDULER_LATE,
     &SCHEDULER_STOP_TIMEOUT,
+    &MAINTENANCE_WINDOW,
+    &MAINTENANCE_TABLE_BLOAT,
+    &MAINTENANCE_INDEX_BLOAT,
+    &MAINTENANCE_REINDEX_DAYS,
+    &MAINTENANCE_ANALYZE_DAYS,
+    &MAINTENANCE_FULL_CHECK_DAYS,
     &NOTIFY_LOG,
     &NOTIFY_WEBHOOK,
     &NOTIFY_TELEGRAM_TOKEN,
@@ -670,6 +781,40 @@ impl Config {
                 .resolve_required(&SCHEDULER_STOP_TIMEOUT, 30, |t| parse_days(t, 1, 3_600))?,
         };
 
+        let defaults = MaintenanceSettings::default();
+        let maintenance = MaintenanceSettings {
+            window: resolver
+                .resolve(&MAINTENANCE_WINDOW, Some(defaults.window), parse_window, |w| {
+                    w.map_or_else(|| "any".to_string(), |w| w.to_string())
+                })?
+                .flatten(),
+            max_table_bloat: resolver.resolve_required(
+                &MAINTENANCE_TABLE_BLOAT,
+                defaults.max_table_bloat,
+                parse_percent,
+            )?,
+            max_index_bloat: resolver.resolve_required(
+                &MAINTENANCE_INDEX_BLOAT,
+                defaults.max_index_bloat,
+                parse_percent,
+            )?,
+            reindex_frequency: resolver.resolve_required(
+                &MAINTENANCE_REINDEX_DAYS,
+                defaults.reindex_frequency,
+                |t| parse_days(t, 0, 3_650),
+            )?,
+            analyze_frequency: resolver.resolve_required(
+                &MAINTENANCE_ANALYZE_DAYS,
+                defaults.analyze_frequency,
+                |t| parse_days(t, 0, 3_650),
+            )?,
+            full_check_frequency: resolver.resolve_required(
+                &MAINTENANCE_FULL_CHECK_DAYS,
+                defaults.full_check_frequency,
+                |t| parse_days(t, 0, 3_650),
+            )?,
+        };
+
         let notify = NotifySettings {
             log: resolver.resolve_required(&NOTIFY_LOG, true, parse_bool)?,
             webhook_url: resolver.resolve(&NOTIFY_WEBHOOK, None, parse_http_url, Clone::clone)?,
@@ -714,6 +859,7 @@ impl Config {
             backup,
             export,
             scheduler,
+            maintenance,
             notify,
             gdpr,
             file: file_path,
@@ -1040,6 +1186,19 @@ fn parse_timezone(text: &str) -> Option<Tz> {
 
 fn parse_days(text: &str, min: u32, max: u32) -> Option<u32> {
     text.trim().parse::<u32>().ok().filter(|n| (min..=max).contains(n))
+}
+
+fn parse_percent(text: &str) -> Option<u32> {
+    parse_days(text.trim().trim_end_matches('%'), 1, 99)
+}
+
+/// A window (`Some`), or `any` (`None`).
+fn parse_window(text: &str) -> Option<Option<MaintenanceWindow>> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("any") {
+        return Some(None);
+    }
+    MaintenanceWindow::parse(text).map(Some)
 }
 
 fn parse_bool(text: &str) -> Option<bool> {

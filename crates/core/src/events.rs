@@ -24,6 +24,9 @@ pub enum Event {
     JobFailed { job: String, attempts: u32, error: String },
     /// A GDPR request is due soon (or overdue).
     RequestDue { request: i64, kind: String, due: String, overdue: bool },
+    /// The database failed its integrity check (`problems` found, the first of them shown);
+    /// maintenance stopped without changing anything.
+    IntegrityCheckFailed { check: String, problems: u64, first: String },
 }
 
 impl std::fmt::Display for Event {
@@ -57,6 +60,17 @@ impl std::fmt::Display for Event {
             }
             Event::RequestDue { request, kind, due, overdue: true } => {
                 write!(f, "GDPR {kind} request #{request} is overdue (it was due on {due})")
+            }
+            Event::IntegrityCheckFailed { check, problems, first } => {
+                let more = match problems {
+                    0 | 1 => String::new(),
+                    n => format!(" (and {} more)", n - 1),
+                };
+                write!(
+                    f,
+                    "the database failed its integrity check ({check}): {first}{more}; maintenance changed nothing \
+                     (restore from a verified backup)"
+                )
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod gdpr;
 pub mod hold;
 pub mod import;
 pub mod jobs;
+pub mod maintain;
 pub mod retention;
 pub mod stats;
 

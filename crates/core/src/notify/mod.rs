@@ -27,7 +27,10 @@ impl EventSink for LogNotifier {
             .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_string))
             .unwrap_or_default();
         match event {
-            Event::BackupFailed { .. } | Event::JobFailed { .. } | Event::JobMissed { .. } => {
+            Event::BackupFailed { .. }
+            | Event::JobFailed { .. }
+            | Event::JobMissed { .. }
+            | Event::IntegrityCheckFailed { .. } => {
                 tracing::warn!(target: "chatkeep::notify", event = %kind, "{event}");
             }
             _ => tracing::info!(target: "chatkeep::notify", event = %kind, "{event}"),

@@ -7,6 +7,7 @@ pub mod export;
 pub mod gdpr;
 pub mod hold;
 pub mod import;
+pub mod maintenance;
 pub mod retention;
 pub mod stats;
 

@@ -15,6 +15,9 @@ use crate::domain::Actor;
 use crate::error::{Error, Result};
 use crate::events::EventSink;
 use crate::ops::backup::{Backups, previous_month};
+use crate::ops::maintenance::{
+    Hooks as MaintenanceHooks, Maintenance, Options as MaintenanceOptions, Outcome as MaintenanceOutcome,
+};
 use crate::ops::retention::{Outcome as RetentionOutcome, Retention, RunHooks};
 use crate::ops::{Cancel, NoProgress};
 use crate::store::Store;
@@ -128,7 +131,7 @@ impl JobName {
             JobName::Snapshot => "daily snapshot of the whole database",
             JobName::Archive => "monthly archive of the previous month",
             JobName::Retention => "expire and purge what outlived its policy",
-            JobName::Maintenance => "database upkeep",
+            JobName::Maintenance => "database upkeep inside maintenance.window, and the day's storage sample",
             JobName::Verify => "re-verify every backup",
             JobName::Prune => "delete backups beyond the keep counts (after each backup)",
             JobName::Gdpr => "notify GDPR requests due soon (gdpr.due_soon_days) or overdue",
@@ -249,8 +252,31 @@ async fn retention(ctx: JobContext) -> Result<Outcome> {
     Ok(Outcome { finish, summary })
 }
 
-async fn maintenance(_ctx: JobContext) -> Result<Outcome> {
-    Ok(Outcome::skipped("database maintenance is not part of this chatkeep version yet; nothing to do"))
+async fn maintenance(ctx: JobContext) -> Result<Outcome> {
+    let maintenance = Maintenance {
+        store: &ctx.store,
+        settings: &ctx.config.maintenance,
+        tz: ctx.config.timezone,
+        clock: ctx.clock.as_ref(),
+    };
+    let window = maintenance.window();
+    if !window.inside {
+        // The day's storage sample is cheap and keeps the growth chart whole, window or not.
+        let sample = match maintenance.take_sample().await {
+            Ok(sample) => json!(sample),
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        let summary = json!({ "reason": window.skip_reason(), "window": window, "sample": sample });
+        return Ok(Outcome { finish: Finish::Skipped, summary });
+    }
+    let hooks = MaintenanceHooks { progress: &NoProgress, events: ctx.events.as_ref(), cancel: &ctx.cancel };
+    let report = maintenance.run(MaintenanceOptions::default(), Actor::Scheduler, hooks).await?;
+    let finish = match report.outcome {
+        MaintenanceOutcome::Completed | MaintenanceOutcome::Planned => Finish::Ok,
+        MaintenanceOutcome::Cancelled => Finish::Cancelled,
+        MaintenanceOutcome::Problems | MaintenanceOutcome::IntegrityFailed => Finish::Problem(report.summary()),
+    };
+    Ok(Outcome { finish, summary: report.run_summary() })
 }
 
 async fn verify(ctx: JobContext) -> Result<Outcome> {

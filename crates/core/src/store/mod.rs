@@ -174,6 +174,7 @@ pub mod export;
 pub mod gdpr;
 mod holds;
 pub mod jobs;
+pub mod maintenance;
 pub mod retention;
 pub mod rules;
 mod settings;

@@ -13,6 +13,7 @@ pub(super) mod export;
 pub(super) mod gdpr;
 pub(super) mod holds;
 pub(super) mod jobs;
+pub(super) mod maintenance;
 pub(super) mod retention;
 pub(super) mod rules;
 pub(super) mod settings;
