@@ -14,8 +14,19 @@ use crate::store::rules::{CheckedRule, RuleCutoff};
 use crate::time::to_db;
 
 /// Tables chatkeep keeps for itself: rules may never touch them.
-const OWN_TABLES: &[&str] =
-    &["settings", "backups", "audit_log", "dsr_requests", "erasure_ledger", "legal_holds", "retention_rules"];
+const OWN_TABLES: &[&str] = &[
+    "settings",
+    "backups",
+    "audit_log",
+    "dsr_requests",
+    "erasure_ledger",
+    "legal_holds",
+    "retention_rules",
+    "job_runs",
+    "job_leases",
+    "job_state",
+    "storage_samples",
+];
 /// Chat tables governed by retention policies, holds and grace, not by table rules.
 const POLICY_TABLES: &[&str] = &["messages", "conversations", "participants", "message_reads"];
 /// The pseudonym prefix; values that already carry it are left alone.
