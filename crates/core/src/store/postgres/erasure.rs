@@ -22,7 +22,7 @@ fn entry((id, request_id, subject_key, strategy, pseudonym, bodies, scrub, erase
 
 pub(crate) async fn list(conn: &mut PgConnection) -> Result<Vec<LedgerEntry>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, request_id, subject_key, strategy, pseudonym, bodies, scrub, erased_at
+        "SELECT id, request_id, subject_key, strategy, pseudonym, bodies, scrub, ck_ts(erased_at)
          FROM erasure_ledger ORDER BY id",
     )
     .fetch_all(conn)
@@ -33,8 +33,9 @@ pub(crate) async fn list(conn: &mut PgConnection) -> Result<Vec<LedgerEntry>> {
 pub(crate) async fn copy(conn: &mut PgConnection, e: &LedgerEntry) -> Result<()> {
     // The request itself may not exist in this database; the ledger row stands on its own.
     sqlx::query(
-        "INSERT OR IGNORE INTO erasure_ledger (id, request_id, subject_key, strategy, pseudonym, bodies, scrub, erased_at)
-         VALUES ($1, (SELECT id FROM dsr_requests WHERE id = $2), $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO erasure_ledger (id, request_id, subject_key, strategy, pseudonym, bodies, scrub, erased_at)
+         VALUES ($1, (SELECT id FROM dsr_requests WHERE id = $2), $3, $4, $5, $6, $7, $8::timestamptz)
+         ON CONFLICT DO NOTHING",
     )
     .bind(e.id)
     .bind(e.request_id)
@@ -44,15 +45,19 @@ pub(crate) async fn copy(conn: &mut PgConnection, e: &LedgerEntry) -> Result<()>
     .bind(e.bodies.map(BodyMode::as_str))
     .bind(e.scrub)
     .bind(&e.erased_at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    // The id was written as given: the next entry numbered by the server must come after it.
+    sqlx::query("SELECT setval(pg_get_serial_sequence('erasure_ledger', 'id'), (SELECT max(id) FROM erasure_ledger))")
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 pub(crate) async fn insert(conn: &mut PgConnection, e: &LedgerEntry) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO erasure_ledger (request_id, subject_key, strategy, pseudonym, bodies, scrub, erased_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz) RETURNING id",
     )
     .bind(e.request_id)
     .bind(&e.subject_key)

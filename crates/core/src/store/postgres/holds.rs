@@ -9,8 +9,8 @@ use crate::time::to_db;
 
 /// Every hold with the chat service's id of what it covers.
 /// (The id is kept on the hold itself, so history outlives a purged conversation.)
-const SELECT: &str = "SELECT h.id, h.target_kind, h.target_external_id, h.reason, h.placed_by, h.created_at,
-                             h.released_at, h.release_reason
+const SELECT: &str = "SELECT h.id, h.target_kind, h.target_external_id, h.reason, h.placed_by, ck_ts(h.created_at),
+                             ck_ts(h.released_at), h.release_reason
                       FROM legal_holds h";
 
 type Row = (i64, String, String, String, String, String, Option<String>, Option<String>);
@@ -46,7 +46,7 @@ pub(crate) async fn insert(
     };
     let sql = format!(
         "INSERT INTO legal_holds ({}, target_kind, target_external_id, reason, placed_by, created_at)
-         VALUES ($1, $5, $6, $2, $3, $4) RETURNING id",
+         VALUES ($1, $5, $6, $2, $3, $4::timestamptz) RETURNING id",
         column(on)
     );
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
@@ -73,7 +73,7 @@ pub(crate) async fn by_id(conn: &mut PgConnection, id: i64) -> Result<Option<Leg
 }
 
 pub(crate) async fn release(conn: &mut PgConnection, id: i64, reason: Option<&str>, now: DateTime<Utc>) -> Result<()> {
-    sqlx::query("UPDATE legal_holds SET released_at = $2, release_reason = $3 WHERE id = $1 AND released_at IS NULL")
+    sqlx::query("UPDATE legal_holds SET released_at = $2::timestamptz, release_reason = $3 WHERE id = $1 AND released_at IS NULL")
         .bind(id)
         .bind(to_db(now))
         .bind(reason)
