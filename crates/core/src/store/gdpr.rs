@@ -160,6 +160,15 @@ impl Store {
         }
     }
 
+    /// What the engine does with the bytes of the rows an erasure removes (see [`Tx::secure_delete`]),
+    /// in words for the certificate.
+    pub fn removed_rows_note(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => sqlite::gdpr::REMOVED_ROWS,
+            Store::Postgres(_) => postgres::gdpr::REMOVED_ROWS,
+        }
+    }
+
     /// Requests, soonest due first; only open and in-progress ones unless `all`.
     pub async fn requests(&self, all: bool) -> Result<Vec<DsrRequest>> {
         match self {
@@ -183,9 +192,10 @@ impl Store {
         }
     }
 
-    /// Flushes the write-ahead log into the database file and empties it, so rows an
-    /// erasure removed are not left in old log frames. Returns SQLite's (busy, log, checkpointed).
-    pub async fn checkpoint_wal(&self) -> Result<(i64, i64, i64)> {
+    /// After an erasure has committed: SQLite copies its write-ahead log into the database file
+    /// and empties it, so rows the erasure removed are not left in old log frames; PostgreSQL
+    /// manages its own log and does nothing here. Returns what happened, in words for the certificate.
+    pub async fn checkpoint_wal(&self) -> Result<String> {
         match self {
             Store::Sqlite(pool) => sqlite::gdpr::wal_checkpoint(pool).await,
             Store::Postgres(pool) => postgres::gdpr::wal_checkpoint(pool).await,
@@ -293,7 +303,8 @@ impl Tx {
     }
 
     /// Turns SQLite's `secure_delete` fully on (deleted content and freed pages zeroed)
-    /// for this transaction's connection, or back to the pool's FAST.
+    /// for this transaction's connection, or back to the pool's FAST. PostgreSQL has no such
+    /// setting (VACUUM reclaims removed rows): there it does nothing.
     pub async fn secure_delete(&mut self, on: bool) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::gdpr::secure_delete(tx, on).await,

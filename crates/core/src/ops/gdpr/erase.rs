@@ -7,9 +7,10 @@
 //!   with email addresses and phone numbers scrubbed, or redacted, as configured.
 //!
 //! Either way the request records a completion certificate: the queries that show no
-//! personal rows are left, with their results. The transaction runs with SQLite's
+//! personal rows are left, with their results. On SQLite the transaction runs with
 //! `secure_delete` fully on, so removed rows and freed pages are overwritten with zeros,
-//! and the write-ahead log is checkpointed and emptied afterwards.
+//! and the write-ahead log is checkpointed and emptied afterwards; on PostgreSQL removed rows
+//! are dead tuples until VACUUM reclaims them. The certificate says which, in the engine's words.
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -291,12 +292,7 @@ pub async fn erase(
         rows: erased.counts.clone(),
         scrubbed: erased.scrubbed,
         checks,
-        residue: Residue {
-            secure_delete: "PRAGMA secure_delete = ON for the erasure transaction: SQLite overwrote the removed \
-                            rows and every page it freed with zeros"
-                .into(),
-            wal_checkpoint: None,
-        },
+        residue: Residue { secure_delete: store.removed_rows_note().into(), wal_checkpoint: None },
         note: "$1 is the person's user id; $2, $3, $4 are their external id, email address and phone number as \
                they were, bound as parameters and not recorded here; $5 is the pseudonym, $6 the redaction text"
             .into(),
@@ -325,23 +321,12 @@ pub async fn erase(
     tx.secure_delete(false).await?;
     tx.commit().await?;
 
-    // Old versions of the erased pages may sit in the write-ahead log: copy the log into the
-    // database file and empty it.
-    certificate.residue.wal_checkpoint = Some(match store.checkpoint_wal().await {
-        Ok((0, frames, _)) if frames >= 0 => {
-            format!(
-                "PRAGMA wal_checkpoint(TRUNCATE): the write-ahead log ({frames} frames) was written into the database file and emptied"
-            )
-        }
-        Ok((0, _, _)) => "the database does not use a write-ahead log".into(),
-        Ok(_) => "PRAGMA wal_checkpoint(TRUNCATE) was blocked by a reader; the old frames are overwritten by the \
-                  next checkpoint"
-            .into(),
-        Err(e) => {
-            tracing::warn!(error = %e, "checkpoint after an erasure failed");
-            "PRAGMA wal_checkpoint(TRUNCATE) failed; the old frames are overwritten by the next checkpoint".into()
-        }
-    });
+    // Old versions of the erased pages may sit in the write-ahead log (SQLite: copied into the
+    // database file and emptied now).
+    certificate.residue.wal_checkpoint = Some(store.checkpoint_wal().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "checkpoint after an erasure failed");
+        "the write-ahead log could not be checkpointed; the database overwrites its old entries in time".into()
+    }));
     let mut tx = store.begin().await?;
     tx.set_certificate(request_id, &serde_json::to_string(&certificate).unwrap_or_default()).await?;
     let request = tx.request(request_id).await?.ok_or_else(|| Error::NotFound(format!("request #{request_id}")))?;

@@ -1,5 +1,7 @@
-//! SQL for data-subject requests: finding a person, their requests, reading everything
-//! about them for an access export, and erasing them.
+//! SQL for data-subject requests on PostgreSQL: finding a person, their requests, reading
+//! everything about them for an access export, and erasing them. Instants come back through
+//! `ck_ts()` and go in as `$n::timestamptz`; an access export's rows are built with
+//! `json_build_object` in the same key order as on SQLite.
 
 use sqlx::{PgConnection, PgPool};
 
@@ -11,8 +13,8 @@ use crate::store::gdpr::{
     SubjectLookup,
 };
 
-const PERSON: &str =
-    "SELECT id, external_id, display_name, email, phone, created_at, last_seen_at, anonymized_at FROM users";
+const PERSON: &str = "SELECT id, external_id, display_name, email, phone, ck_ts(created_at), ck_ts(last_seen_at),
+                             ck_ts(anonymized_at) FROM users";
 
 /// A stored phone number reduced to its digits (separators and a leading `+` dropped).
 const PHONE_DIGITS: &str = "ltrim(replace(replace(replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), \
@@ -118,8 +120,8 @@ pub(crate) async fn blockers(conn: &mut PgConnection, user: i64) -> Result<Vec<B
                         OR (hh.user_id <> $1
                             AND hh.user_id IN (SELECT user_id FROM participants WHERE conversation_id = c.id)))
                  ORDER BY hh.id LIMIT 1)
-             WHERE c.legal_hold = 1 OR h.id IS NOT NULL
-             ORDER BY c.external_id LIMIT 20"
+             WHERE c.legal_hold OR h.id IS NOT NULL
+             ORDER BY c.external_id COLLATE \"C\" LIMIT 20"
     )))
     .bind(user)
     .fetch_all(&mut *conn)
@@ -139,9 +141,10 @@ pub(crate) async fn blockers(conn: &mut PgConnection, user: i64) -> Result<Vec<B
 
 // ---- requests ----
 
-const REQUEST: &str = "SELECT id, kind, subject, subject_user_id, matched_by, received_at, due_at, status,
-                              extended_reason, extended_at, rejected_reason, completed_at, artifact_path,
-                              artifact_sha256, erasure_strategy, notes, certificate
+const REQUEST: &str = "SELECT id, kind, subject, subject_user_id, matched_by, ck_ts(received_at) AS received_at,
+                              ck_ts(due_at) AS due_at, status, extended_reason, ck_ts(extended_at) AS extended_at,
+                              rejected_reason, ck_ts(completed_at) AS completed_at, artifact_path, artifact_sha256,
+                              erasure_strategy, notes, certificate::text AS certificate
                        FROM dsr_requests";
 
 #[derive(sqlx::FromRow)]
@@ -191,7 +194,7 @@ fn request(row: RequestRow) -> Result<DsrRequest> {
 pub(crate) async fn insert_request(conn: &mut PgConnection, new: &NewRequest<'_>) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO dsr_requests (kind, subject, subject_user_id, matched_by, received_at, due_at, status, notes)
-         VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5::timestamptz, $6::timestamptz, 'open', $7) RETURNING id",
     )
     .bind(new.kind.as_str())
     .bind(new.subject)
@@ -224,7 +227,7 @@ pub(crate) async fn requests(pool: &PgPool, all: bool) -> Result<Vec<DsrRequest>
 /// Pending requests due at or before `until` (overdue ones included), soonest first.
 pub(crate) async fn requests_due(pool: &PgPool, until: &str) -> Result<Vec<DsrRequest>> {
     let rows: Vec<RequestRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{REQUEST} WHERE status IN ('open', 'in_progress') AND due_at <= $1 ORDER BY due_at, id"
+        "{REQUEST} WHERE status IN ('open', 'in_progress') AND due_at <= $1::timestamptz ORDER BY due_at, id"
     )))
     .bind(until)
     .fetch_all(pool)
@@ -249,7 +252,7 @@ pub(crate) async fn extend_request(
     now: &str,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE dsr_requests SET due_at = $2, extended_reason = $3, extended_at = $4
+        "UPDATE dsr_requests SET due_at = $2::timestamptz, extended_reason = $3, extended_at = $4::timestamptz
          WHERE id = $1 AND status IN ('open', 'in_progress')",
     )
     .bind(id)
@@ -270,7 +273,7 @@ pub(crate) async fn set_request_status(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE dsr_requests SET status = $2, rejected_reason = coalesce($3, rejected_reason),
-                completed_at = coalesce($4, completed_at)
+                completed_at = coalesce($4::timestamptz, completed_at)
          WHERE id = $1",
     )
     .bind(id)
@@ -290,7 +293,7 @@ pub(crate) async fn complete_access(
     artifact_sha256: &str,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE dsr_requests SET status = 'done', completed_at = $2, artifact_path = $3, artifact_sha256 = $4
+        "UPDATE dsr_requests SET status = 'done', completed_at = $2::timestamptz, artifact_path = $3, artifact_sha256 = $4
          WHERE id = $1",
     )
     .bind(id)
@@ -310,7 +313,8 @@ pub(crate) async fn complete_erasure(
     certificate: &str,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE dsr_requests SET status = 'done', completed_at = $2, erasure_strategy = $3, certificate = $4
+        "UPDATE dsr_requests SET status = 'done', completed_at = $2::timestamptz, erasure_strategy = $3,
+                certificate = $4::jsonb
          WHERE id = $1",
     )
     .bind(id)
@@ -323,7 +327,7 @@ pub(crate) async fn complete_erasure(
 }
 
 pub(crate) async fn set_certificate(conn: &mut PgConnection, id: i64, certificate: &str) -> Result<()> {
-    sqlx::query("UPDATE dsr_requests SET certificate = $2 WHERE id = $1")
+    sqlx::query("UPDATE dsr_requests SET certificate = $2::jsonb WHERE id = $1")
         .bind(id)
         .bind(certificate)
         .execute(conn)
@@ -336,51 +340,51 @@ pub(crate) async fn set_certificate(conn: &mut PgConnection, id: i64, certificat
 pub(crate) async fn access_rows(conn: &mut PgConnection, user: i64, others: bool) -> Result<AccessRows> {
     let conversations: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "{THEIRS}
-         SELECT json_group_array(json(row)) FROM (
-             SELECT json_object(
-                 'id', c.external_id, 'title', c.title, 'kind', c.kind,
-                 'owner', json(CASE WHEN c.owner_id = $1 THEN 'true' ELSE 'false' END),
-                 'role', p.role, 'joined_at', p.joined_at, 'context', json(c.context),
-                 'created_at', c.created_at, 'last_activity_at', c.last_activity_at,
-                 'archived_at', c.archived_at, 'expired_at', c.expired_at,
-                 'messages_total', (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)) AS row
-             FROM conversations c JOIN theirs t ON t.id = c.id
-             LEFT JOIN participants p ON p.conversation_id = c.id AND p.user_id = $1
-             ORDER BY c.created_at, c.id)"
+         SELECT coalesce(json_agg(json_build_object(
+                    'id', c.external_id, 'title', c.title, 'kind', c.kind,
+                    'owner', coalesce(c.owner_id = $1, false),
+                    'role', p.role, 'joined_at', ck_ts(p.joined_at), 'context', c.context,
+                    'created_at', ck_ts(c.created_at), 'last_activity_at', ck_ts(c.last_activity_at),
+                    'archived_at', ck_ts(c.archived_at), 'expired_at', ck_ts(c.expired_at),
+                    'messages_total', (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id))
+                ORDER BY c.created_at, c.id), '[]')::text
+         FROM conversations c JOIN theirs t ON t.id = c.id
+         LEFT JOIN participants p ON p.conversation_id = c.id AND p.user_id = $1"
     )))
     .bind(user)
     .fetch_one(&mut *conn)
     .await?;
-    // Others' messages only when asked: they are other people's data.
+    // Others' messages only when asked: they are other people's data. Two statements rather
+    // than one with `OR $2`, so each is planned for what it reads (by sender, or by conversation).
+    let which =
+        if others { "m.sender_id = $1 OR m.conversation_id IN (SELECT id FROM theirs)" } else { "m.sender_id = $1" };
     let messages: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "{THEIRS}
-         SELECT json_group_array(json(row)) FROM (
-             SELECT json_object(
-                 'id', m.external_id, 'conversation', c.external_id,
-                 'from_subject', json(CASE WHEN m.sender_id = $1 THEN 'true' ELSE 'false' END),
-                 'sender', CASE WHEN m.sender_id = $1 THEN NULL ELSE s.display_name END,
-                 'role', m.role, 'kind', m.kind, 'body', m.body, 'tokens_used', m.tokens_used,
-                 'reply_to', r.external_id, 'pinned', json(CASE WHEN m.pinned THEN 'true' ELSE 'false' END),
-                 'created_at', m.created_at, 'expired_at', m.expired_at) AS row
-             FROM messages m
-             JOIN conversations c ON c.id = m.conversation_id
-             LEFT JOIN users s ON s.id = m.sender_id
-             LEFT JOIN messages r ON r.id = m.reply_to_id
-             WHERE m.sender_id = $1 OR ($2 AND m.conversation_id IN (SELECT id FROM theirs))
-             ORDER BY c.created_at, c.id, m.created_at, m.id)"
+         SELECT coalesce(json_agg(json_build_object(
+                    'id', m.external_id, 'conversation', c.external_id,
+                    'from_subject', coalesce(m.sender_id = $1, false),
+                    'sender', CASE WHEN m.sender_id = $1 THEN NULL ELSE s.display_name END,
+                    'role', m.role, 'kind', m.kind, 'body', m.body, 'tokens_used', m.tokens_used,
+                    'reply_to', r.external_id, 'pinned', m.pinned,
+                    'created_at', ck_ts(m.created_at), 'expired_at', ck_ts(m.expired_at))
+                ORDER BY c.created_at, c.id, m.created_at, m.id), '[]')::text
+         FROM messages m
+         JOIN conversations c ON c.id = m.conversation_id
+         LEFT JOIN users s ON s.id = m.sender_id
+         LEFT JOIN messages r ON r.id = m.reply_to_id
+         WHERE {which}"
     )))
     .bind(user)
-    .bind(others)
     .fetch_one(&mut *conn)
     .await?;
     let reads: String = sqlx::query_scalar(
-        "SELECT json_group_array(json(row)) FROM (
-             SELECT json_object('message', m.external_id, 'conversation', c.external_id, 'read_at', r.read_at) AS row
-             FROM message_reads r
-             JOIN messages m ON m.id = r.message_id
-             JOIN conversations c ON c.id = m.conversation_id
-             WHERE r.user_id = $1
-             ORDER BY r.read_at, m.id)",
+        "SELECT coalesce(json_agg(json_build_object(
+                    'message', m.external_id, 'conversation', c.external_id, 'read_at', ck_ts(r.read_at))
+                ORDER BY r.read_at, m.id), '[]')::text
+         FROM message_reads r
+         JOIN messages m ON m.id = r.message_id
+         JOIN conversations c ON c.id = m.conversation_id
+         WHERE r.user_id = $1",
     )
     .bind(user)
     .fetch_one(&mut *conn)
@@ -394,13 +398,26 @@ pub(crate) async fn access_rows(conn: &mut PgConnection, user: i64, others: bool
 
 // ---- erasure ----
 
+/// PostgreSQL has no `secure_delete`, so this does nothing. A deleted or updated row stays in
+/// its table's pages as a dead tuple, invisible to every query, until VACUUM (autovacuum, or
+/// the maintenance job) reclaims the space for new rows; the old bytes last until new rows
+/// overwrite them. [`REMOVED_ROWS`] says so in the certificate.
 pub(crate) async fn secure_delete(_conn: &mut PgConnection, _on: bool) -> Result<()> {
-    // No PostgreSQL counterpart: deleted tuples are reclaimed by VACUUM, not zeroed in place.
     Ok(())
 }
 
-pub(crate) async fn wal_checkpoint(pool: &PgPool) -> Result<(i64, i64, i64)> {
-    Ok(sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(pool).await?)
+/// What a certificate says about the bytes of the rows an erasure removed.
+pub(crate) const REMOVED_ROWS: &str = "PostgreSQL has no secure_delete: the removed rows stay in the table files as \
+     dead row versions that no query returns, until VACUUM (autovacuum or chatkeep's maintenance) frees their space \
+     and new rows overwrite it";
+
+/// Nothing to do: PostgreSQL runs its own checkpoints, and write-ahead log segments that still
+/// hold removed rows are recycled after later checkpoints (kept longer only by WAL archiving,
+/// a replication slot or a replica). Returns what the certificate says about it.
+pub(crate) async fn wal_checkpoint(_pool: &PgPool) -> Result<String> {
+    Ok("PostgreSQL manages its write-ahead log itself: segments holding the removed rows are recycled after later \
+        checkpoints, unless WAL archiving, a replication slot or a replica keeps them"
+        .into())
 }
 
 /// Deletes a person: their read receipts and the reads of their messages, replies to their
@@ -413,8 +430,8 @@ pub(crate) async fn delete_person(
     released_at: &str,
     release_reason: &str,
 ) -> Result<DeleteCounts> {
-    let theirs: String =
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{THEIRS} SELECT json_group_array(id) FROM theirs")))
+    let theirs: Vec<i64> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{THEIRS} SELECT coalesce(array_agg(id), '{{}}') FROM theirs")))
             .bind(user)
             .fetch_one(&mut *conn)
             .await?;
@@ -423,7 +440,8 @@ pub(crate) async fn delete_person(
         Ok(sqlx::query(sql).bind(user).execute(conn).await?.rows_affected())
     };
     counts.holds_released = sqlx::query(
-        "UPDATE legal_holds SET released_at = $2, release_reason = $3 WHERE user_id = $1 AND released_at IS NULL",
+        "UPDATE legal_holds SET released_at = $2::timestamptz, release_reason = $3
+         WHERE user_id = $1 AND released_at IS NULL",
     )
     .bind(user)
     .bind(released_at)
@@ -447,35 +465,35 @@ pub(crate) async fn delete_person(
     counts.users = run(conn, "DELETE FROM users WHERE id = $1").await?;
     // Conversations left empty go too: no participant and no message from anyone left (a bot's
     // replies to the person alone do not keep a conversation), with those replies.
-    let emptied: String = sqlx::query_scalar(
-        "SELECT json_group_array(id) FROM conversations
-         WHERE id IN (SELECT value FROM json_each($1))
-           AND NOT EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = conversations.id)
-           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id
-                                                      AND m.sender_id IS NOT NULL)",
+    let emptied: Vec<i64> = sqlx::query_scalar(
+        "SELECT coalesce(array_agg(id), '{}') FROM conversations c
+         WHERE c.id = ANY($1)
+           AND NOT EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = c.id)
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.sender_id IS NOT NULL)",
     )
     .bind(&theirs)
     .fetch_one(&mut *conn)
     .await?;
-    let of_emptied = "SELECT id FROM messages WHERE conversation_id IN (SELECT value FROM json_each($1))";
+    if emptied.is_empty() {
+        return Ok(counts);
+    }
+    let of_emptied = "SELECT id FROM messages WHERE conversation_id = ANY($1)";
     for sql in [
         format!("DELETE FROM message_reads WHERE message_id IN ({of_emptied})"),
         format!("UPDATE messages SET reply_to_id = NULL WHERE reply_to_id IN ({of_emptied})"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&emptied).execute(&mut *conn).await?;
     }
-    counts.messages_of_emptied_conversations =
-        sqlx::query("DELETE FROM messages WHERE conversation_id IN (SELECT value FROM json_each($1))")
-            .bind(&emptied)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-    counts.conversations_deleted =
-        sqlx::query("DELETE FROM conversations WHERE id IN (SELECT value FROM json_each($1))")
-            .bind(&emptied)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+    counts.messages_of_emptied_conversations = sqlx::query("DELETE FROM messages WHERE conversation_id = ANY($1)")
+        .bind(&emptied)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    counts.conversations_deleted = sqlx::query("DELETE FROM conversations WHERE id = ANY($1)")
+        .bind(&emptied)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     Ok(counts)
 }
 
@@ -495,22 +513,34 @@ pub(crate) async fn other_user_with_external_id(
 
 /// Moves everything of user `from` onto user `into`, then removes `from`.
 pub(crate) async fn merge_person(conn: &mut PgConnection, from: i64, into: i64) -> Result<u64> {
+    // (statement, whether it takes `into` as $2): a statement is prepared once per connection
+    // with the parameters it names, so each gets exactly those.
     let statements = [
-        "INSERT OR IGNORE INTO participants (conversation_id, user_id, role, joined_at)
-         SELECT conversation_id, $2, role, joined_at FROM participants WHERE user_id = $1",
-        "DELETE FROM participants WHERE user_id = $1",
-        "INSERT OR IGNORE INTO message_reads (message_id, user_id, read_at)
-         SELECT message_id, $2, read_at FROM message_reads WHERE user_id = $1",
-        "DELETE FROM message_reads WHERE user_id = $1",
-        "UPDATE messages SET sender_id = $2 WHERE sender_id = $1",
-        "UPDATE conversations SET owner_id = $2 WHERE owner_id = $1",
-        "UPDATE legal_holds SET user_id = $2 WHERE user_id = $1",
-        "UPDATE dsr_requests SET subject_user_id = $2 WHERE subject_user_id = $1",
-        "DELETE FROM users WHERE id = $1",
+        (
+            "INSERT INTO participants (conversation_id, user_id, role, joined_at)
+             SELECT conversation_id, $2, role, joined_at FROM participants WHERE user_id = $1
+             ON CONFLICT DO NOTHING",
+            true,
+        ),
+        ("DELETE FROM participants WHERE user_id = $1", false),
+        (
+            "INSERT INTO message_reads (message_id, user_id, read_at)
+             SELECT message_id, $2, read_at FROM message_reads WHERE user_id = $1
+             ON CONFLICT DO NOTHING",
+            true,
+        ),
+        ("DELETE FROM message_reads WHERE user_id = $1", false),
+        ("UPDATE messages SET sender_id = $2 WHERE sender_id = $1", true),
+        ("UPDATE conversations SET owner_id = $2 WHERE owner_id = $1", true),
+        ("UPDATE legal_holds SET user_id = $2 WHERE user_id = $1", true),
+        ("UPDATE dsr_requests SET subject_user_id = $2 WHERE subject_user_id = $1", true),
+        ("DELETE FROM users WHERE id = $1", false),
     ];
     let mut changed = 0;
-    for sql in statements {
-        changed += sqlx::query(sql).bind(from).bind(into).execute(&mut *conn).await?.rows_affected();
+    for (sql, takes_into) in statements {
+        let query = sqlx::query(sql).bind(from);
+        let query = if takes_into { query.bind(into) } else { query };
+        changed += query.execute(&mut *conn).await?.rows_affected();
     }
     Ok(changed)
 }
@@ -519,8 +549,8 @@ pub(crate) async fn merge_person(conn: &mut PgConnection, from: i64, into: i64) 
 pub(crate) async fn anonymize_person(conn: &mut PgConnection, user: i64, pseudonym: &str, now: &str) -> Result<u64> {
     Ok(sqlx::query(
         "UPDATE users SET external_id = $2, display_name = $2, email = NULL, phone = NULL, last_seen_at = NULL,
-                anonymized_at = coalesce(anonymized_at, $3)
-         WHERE id = $1 AND (external_id IS NOT $2 OR display_name IS NOT $2 OR email IS NOT NULL
+                anonymized_at = coalesce(anonymized_at, $3::timestamptz)
+         WHERE id = $1 AND (external_id <> $2 OR display_name IS DISTINCT FROM $2 OR email IS NOT NULL
                             OR phone IS NOT NULL OR last_seen_at IS NOT NULL OR anonymized_at IS NULL)",
     )
     .bind(user)
@@ -532,7 +562,7 @@ pub(crate) async fn anonymize_person(conn: &mut PgConnection, user: i64, pseudon
 }
 
 pub(crate) async fn redact_bodies(conn: &mut PgConnection, user: i64, text: &str) -> Result<u64> {
-    Ok(sqlx::query("UPDATE messages SET body = $2 WHERE sender_id = $1 AND body IS NOT NULL AND body IS NOT $2")
+    Ok(sqlx::query("UPDATE messages SET body = $2 WHERE sender_id = $1 AND body IS NOT NULL AND body <> $2")
         .bind(user)
         .bind(text)
         .execute(conn)
@@ -560,32 +590,31 @@ pub(crate) async fn redact_references(
     identifiers: &[&str],
     marker: &str,
 ) -> Result<u64> {
-    let identifiers = serde_json::to_string(identifiers).unwrap_or_else(|_| "[]".into());
     let holds = sqlx::query(
         "UPDATE legal_holds SET target_external_id = $3
-         WHERE target_kind = 'user' AND (user_id = $1 OR target_external_id IN (SELECT value FROM json_each($2)))",
+         WHERE target_kind = 'user' AND (user_id = $1 OR target_external_id = ANY($2))",
     )
     .bind(user)
-    .bind(&identifiers)
+    .bind(identifiers)
     .bind(marker)
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let requests = sqlx::query(
-        "UPDATE dsr_requests SET subject = $3
-         WHERE subject_user_id = $1 OR subject IN (SELECT value FROM json_each($2))",
-    )
-    .bind(user)
-    .bind(&identifiers)
-    .bind(marker)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let requests = sqlx::query("UPDATE dsr_requests SET subject = $3 WHERE subject_user_id = $1 OR subject = ANY($2)")
+        .bind(user)
+        .bind(identifiers)
+        .bind(marker)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     Ok(holds + requests)
 }
 
 /// The checks a completion certificate lists: each a query and its result, all of which must be 0.
 /// The person's identifiers are bound as parameters and never written into the certificate.
+/// Every query takes the same six parameters, used or not (the certificate's note names them);
+/// they run unprepared, since the same text may be prepared elsewhere on this connection with
+/// only the parameters it names.
 pub(crate) async fn certificate_checks(conn: &mut PgConnection, s: &CheckSubject<'_>) -> Result<Vec<CertificateCheck>> {
     let mut checks: Vec<(&str, &str)> = Vec::new();
     match s.strategy {
@@ -600,13 +629,15 @@ pub(crate) async fn certificate_checks(conn: &mut PgConnection, s: &CheckSubject
         ErasureStrategy::Anonymize => {
             checks.push((
                 "their user row still carrying an identity",
-                "SELECT count(*) FROM users WHERE id = $1 AND (external_id IS NOT $5 OR display_name IS NOT $5
-                 OR email IS NOT NULL OR phone IS NOT NULL OR last_seen_at IS NOT NULL OR anonymized_at IS NULL)",
+                "SELECT count(*) FROM users WHERE id = $1 AND (external_id IS DISTINCT FROM $5
+                 OR display_name IS DISTINCT FROM $5 OR email IS NOT NULL OR phone IS NOT NULL
+                 OR last_seen_at IS NOT NULL OR anonymized_at IS NULL)",
             ));
             if let Some(_redacted) = s.redacted_body {
                 checks.push((
                     "their message bodies not redacted",
-                    "SELECT count(*) FROM messages WHERE sender_id = $1 AND body IS NOT NULL AND body IS NOT $6",
+                    "SELECT count(*) FROM messages WHERE sender_id = $1 AND body IS NOT NULL
+                     AND body IS DISTINCT FROM $6",
                 ));
             }
         }
@@ -628,6 +659,7 @@ pub(crate) async fn certificate_checks(conn: &mut PgConnection, s: &CheckSubject
     let mut out = Vec::with_capacity(checks.len());
     for (what, sql) in checks {
         let result: i64 = sqlx::query_scalar(sql)
+            .persistent(false)
             .bind(s.user_id)
             .bind(s.external_id)
             .bind(s.email)

@@ -401,8 +401,32 @@ pub(crate) async fn secure_delete(conn: &mut SqliteConnection, on: bool) -> Resu
     Ok(())
 }
 
-pub(crate) async fn wal_checkpoint(pool: &SqlitePool) -> Result<(i64, i64, i64)> {
-    Ok(sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(pool).await?)
+/// What a certificate says about the bytes of the rows an erasure removed (its transaction
+/// runs with `secure_delete` on).
+pub(crate) const REMOVED_ROWS: &str = "PRAGMA secure_delete = ON for the erasure transaction: SQLite overwrote the \
+     removed rows and every page it freed with zeros";
+
+/// Copies the write-ahead log into the database file and empties it, so old versions of erased
+/// pages do not linger in its frames; returns what the certificate says about it. A failure is
+/// said, not returned: the erasure before it has committed.
+pub(crate) async fn wal_checkpoint(pool: &SqlitePool) -> Result<String> {
+    let done: std::result::Result<(i64, i64, i64), _> =
+        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(pool).await;
+    Ok(match done {
+        Ok((0, frames, _)) if frames >= 0 => {
+            format!(
+                "PRAGMA wal_checkpoint(TRUNCATE): the write-ahead log ({frames} frames) was written into the database file and emptied"
+            )
+        }
+        Ok((0, _, _)) => "the database does not use a write-ahead log".into(),
+        Ok(_) => "PRAGMA wal_checkpoint(TRUNCATE) was blocked by a reader; the old frames are overwritten by the \
+                  next checkpoint"
+            .into(),
+        Err(e) => {
+            tracing::warn!(error = %e, "checkpoint after an erasure failed");
+            "PRAGMA wal_checkpoint(TRUNCATE) failed; the old frames are overwritten by the next checkpoint".into()
+        }
+    })
 }
 
 /// Deletes a person: their read receipts and the reads of their messages, replies to their
