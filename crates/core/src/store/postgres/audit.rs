@@ -19,7 +19,7 @@ pub(crate) async fn last_link(conn: &mut PgConnection) -> Result<Option<(i64, St
 pub(crate) async fn insert(conn: &mut PgConnection, r: &AuditRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (id, at, actor, action, target, details, counts, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         VALUES ($1, $2::timestamptz, $3, $4, $5, $6::json, $7::json, $8, $9)",
     )
     .bind(r.id)
     .bind(&r.at)

@@ -6,7 +6,7 @@ use crate::time;
 
 pub(crate) async fn set_setting(conn: &mut PgConnection, key: &str, value: &str, now: DateTime<Utc>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3::timestamptz)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )
     .bind(key)
