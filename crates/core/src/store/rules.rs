@@ -34,11 +34,20 @@ pub struct ColumnInfo {
     pub declared_type: String,
 }
 
+/// How a rule addresses one row of its table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowKey {
+    /// SQLite's rowid.
+    Rowid,
+    /// A single-column integer primary key (PostgreSQL, which has no rowid).
+    Column(Ident),
+}
+
 #[derive(Debug, Clone)]
 pub struct TableInfo {
     pub name: Ident,
-    /// Whether rows have a rowid (rules address rows by it).
-    pub has_rowid: bool,
+    /// How rules address its rows, or why they cannot (a sentence naming the table).
+    pub key: std::result::Result<RowKey, String>,
     pub columns: Vec<ColumnInfo>,
 }
 
@@ -53,9 +62,14 @@ impl TableInfo {
 pub struct CheckedRule {
     pub rule: TableRule,
     pub table: Ident,
+    pub key: RowKey,
     pub timestamp_column: Ident,
+    /// The timestamp column's declared type, upper-cased: how its values compare with the cutoff.
+    pub timestamp_type: String,
     /// The marker column (`soft`) or the columns to overwrite (`anonymize`).
     pub columns: Vec<Ident>,
+    /// The declared types of `columns`, upper-cased, in the same order.
+    pub column_types: Vec<String>,
     /// Rows of `users` under a legal hold are left alone.
     pub skip_held_users: bool,
 }
@@ -93,7 +107,7 @@ impl Store {
         }
     }
 
-    /// Up to `limit` rows a rule would change: rowid and (for `anonymize`) the current values.
+    /// Up to `limit` rows a rule would change: the row's key and (for `anonymize`) the current values.
     pub async fn rule_rows(
         &self,
         rule: &CheckedRule,
@@ -108,7 +122,8 @@ impl Store {
 }
 
 impl Tx {
-    pub async fn insert_rule(&mut self, rule: &TableRule, now: &str) -> Result<i64> {
+    /// Stores a rule; `None` when one for the same table and column already exists.
+    pub async fn insert_rule(&mut self, rule: &TableRule, now: &str) -> Result<Option<i64>> {
         match self {
             Tx::Sqlite(tx) => sqlite::rules::insert(tx, rule, now).await,
             Tx::Postgres(tx) => postgres::rules::insert(tx, rule, now).await,

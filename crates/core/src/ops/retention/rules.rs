@@ -10,7 +10,7 @@ use crate::domain::Actor;
 use crate::domain::rule::{RuleOrigin, RuleStrategy, TableRule};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::rules::{CheckedRule, RuleCutoff};
+use crate::store::rules::{CheckedRule, ColumnInfo, RuleCutoff};
 use crate::time::to_db;
 
 /// Tables chatkeep keeps for itself: rules may never touch them.
@@ -66,12 +66,7 @@ pub async fn check(store: &Store, rule: &TableRule) -> Result<CheckedRule> {
         .table_info(&rule.table)
         .await?
         .ok_or_else(|| Error::invalid(format!("{name}: there is no table named {:?} in the database", rule.table)))?;
-    if !table.has_rowid {
-        return Err(Error::invalid(format!(
-            "{name}: table {} is WITHOUT ROWID; table rules need a rowid table",
-            rule.table
-        )));
-    }
+    let key = table.key.clone().map_err(|why| Error::invalid(format!("{name}: {why}")))?;
     let column = |wanted: &str| {
         table.column(wanted).cloned().ok_or_else(|| {
             let known: Vec<&str> = table.columns.iter().map(|c| c.name.name()).collect();
@@ -82,8 +77,8 @@ pub async fn check(store: &Store, rule: &TableRule) -> Result<CheckedRule> {
             ))
         })
     };
-    let timestamp_column = column(&rule.timestamp_column)?.name;
-    let columns = match rule.strategy {
+    let timestamp = column(&rule.timestamp_column)?;
+    let columns: Vec<ColumnInfo> = match rule.strategy {
         RuleStrategy::Hard => Vec::new(),
         RuleStrategy::Soft => {
             let marker = match rule.columns.first() {
@@ -98,7 +93,7 @@ pub async fn check(store: &Store, rule: &TableRule) -> Result<CheckedRule> {
                     })?
                 }
             };
-            vec![marker.name]
+            vec![marker]
         }
         RuleStrategy::Anonymize => {
             let mut checked = Vec::new();
@@ -115,7 +110,7 @@ pub async fn check(store: &Store, rule: &TableRule) -> Result<CheckedRule> {
                 if wanted == &rule.timestamp_column {
                     return Err(Error::invalid(format!("{name}: the timestamp column cannot also be anonymized")));
                 }
-                checked.push(info.name);
+                checked.push(info);
             }
             checked
         }
@@ -123,8 +118,11 @@ pub async fn check(store: &Store, rule: &TableRule) -> Result<CheckedRule> {
     Ok(CheckedRule {
         rule: rule.clone(),
         table: table.name,
-        timestamp_column,
-        columns,
+        key,
+        timestamp_column: timestamp.name,
+        timestamp_type: timestamp.declared_type,
+        column_types: columns.iter().map(|c| c.declared_type.clone()).collect(),
+        columns: columns.into_iter().map(|c| c.name).collect(),
         skip_held_users: rule.table == "users",
     })
 }
@@ -182,14 +180,11 @@ pub async fn add_rule(store: &Store, rule: TableRule, actor: Actor, clock: &dyn 
     check(store, &rule).await?;
     let now = clock.now();
     let mut tx = store.begin().await?;
-    let id = tx.insert_rule(&rule, &to_db(now)).await.map_err(|e| match e {
-        Error::Database { ref message, .. } if message.contains("UNIQUE") || message.contains("already") => {
-            Error::invalid(format!(
-                "there is already a rule for {}.{}; remove it first (`chatkeep retention rule list`)",
-                rule.table, rule.timestamp_column
-            ))
-        }
-        other => other,
+    let id = tx.insert_rule(&rule, &to_db(now)).await?.ok_or_else(|| {
+        Error::invalid(format!(
+            "there is already a rule for {}.{}; remove it first (`chatkeep retention rule list`)",
+            rule.table, rule.timestamp_column
+        ))
     })?;
     let stored = TableRule { id: Some(id), ..rule };
     audit::append(

@@ -1,36 +1,204 @@
+//! Table rules on PostgreSQL. The live schema comes from `pg_catalog`, for the
+//! connection's current schema (the first on its `search_path`). PostgreSQL has no
+//! rowid: a rule addresses rows by its table's single-column integer primary key,
+//! and a table without one is refused by name when the rule is checked.
+//!
+//! How a row's age is compared depends on the timestamp column's type, as on SQLite
+//! it depends on each value's type: `timestamptz`, `timestamp` (read as UTC) and
+//! `date` compare as instants, numbers as Unix seconds, and text is read as
+//! ISO 8601 (as SQLite's `julianday` reads it; other text is never old enough).
+
 use sqlx::{PgConnection, PgPool};
 
 use crate::domain::rule::{RuleStrategy, TableRule};
 use crate::error::{Error, Result};
-use crate::store::rules::{CheckedRule, ColumnInfo, Ident, RuleCutoff, TableInfo};
-
-use super::retention::ids_json;
+use crate::store::rules::{CheckedRule, ColumnInfo, Ident, RowKey, RuleCutoff, TableInfo};
 
 pub(crate) async fn table_info(pool: &PgPool, table: &str) -> Result<Option<TableInfo>> {
-    let found: Option<(String, i64)> =
-        sqlx::query_as("SELECT name, wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name = $1")
-            .bind(table)
-            .fetch_optional(pool)
-            .await?;
-    let Some((name, without_rowid)) = found else {
+    let found: Option<(String, i64)> = sqlx::query_as(
+        "SELECT c.relname::text, c.oid::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relkind IN ('r', 'p')",
+    )
+    .bind(table)
+    .fetch_optional(pool)
+    .await?;
+    let Some((name, oid)) = found else {
         return Ok(None);
     };
-    let columns: Vec<(String, String)> =
-        sqlx::query_as("SELECT name, upper(type) FROM pragma_table_info($1) ORDER BY cid")
-            .bind(&name)
-            .fetch_all(pool)
-            .await?;
+    // Each column's type (a domain's base type), upper-cased, and whether it is part of the primary key.
+    let columns: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT a.attname::text,
+                upper(format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
+                                  CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)),
+                coalesce(a.attnum = ANY (i.indkey), false)
+         FROM pg_attribute a
+         JOIN pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+         WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY a.attnum",
+    )
+    .bind(oid)
+    .fetch_all(pool)
+    .await?;
+    let primary: Vec<&(String, String, bool)> = columns.iter().filter(|(_, _, pk)| *pk).collect();
+    let key = match primary.as_slice() {
+        [(column, declared_type, _)] if is_integer(declared_type) => {
+            Ok(RowKey::Column(Ident::from_schema(column.clone())))
+        }
+        [(column, declared_type, _)] => Err(format!(
+            "table {name} has the primary key {column}, of type {}; table rules address rows by a \
+             single-column integer primary key (smallint, integer or bigint)",
+            declared_type.to_lowercase()
+        )),
+        [] => Err(format!(
+            "table {name} has no primary key; table rules address rows by a single-column integer primary key, \
+             so add one (for example `ALTER TABLE {name} ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY`)"
+        )),
+        several => Err(format!(
+            "table {name} has a primary key of {} columns ({}); table rules address rows by a \
+             single-column integer primary key",
+            several.len(),
+            several.iter().map(|(c, _, _)| c.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    };
     Ok(Some(TableInfo {
         name: Ident::from_schema(name),
-        has_rowid: without_rowid == 0,
+        key,
         columns: columns
             .into_iter()
-            .map(|(name, declared_type)| ColumnInfo { name: Ident::from_schema(name), declared_type })
+            .map(|(name, declared_type, _)| ColumnInfo { name: Ident::from_schema(name), declared_type })
             .collect(),
     }))
 }
 
+fn is_integer(declared_type: &str) -> bool {
+    matches!(declared_type, "SMALLINT" | "INTEGER" | "BIGINT")
+}
+
+/// How a column's values stand for instants, by its declared type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeKind {
+    /// `timestamptz`
+    Zoned,
+    /// `timestamp` without time zone: UTC, as SQLite reads text without an offset.
+    Naive,
+    Date,
+    /// Unix seconds.
+    Number,
+    /// ISO 8601 text.
+    Text,
+    Boolean,
+    Other,
+}
+
+fn time_kind(declared_type: &str) -> TimeKind {
+    if declared_type.starts_with("TIMESTAMP") {
+        if declared_type.ends_with("WITH TIME ZONE") { TimeKind::Zoned } else { TimeKind::Naive }
+    } else if declared_type == "DATE" {
+        TimeKind::Date
+    } else if is_integer(declared_type)
+        || declared_type == "REAL"
+        || declared_type == "DOUBLE PRECISION"
+        || declared_type.starts_with("NUMERIC")
+    {
+        TimeKind::Number
+    } else if declared_type.ends_with("[]") {
+        TimeKind::Other
+    } else if ["CHAR", "CLOB", "TEXT"].iter().any(|t| declared_type.contains(t)) {
+        TimeKind::Text
+    } else if declared_type == "BOOLEAN" {
+        TimeKind::Boolean
+    } else {
+        TimeKind::Other
+    }
+}
+
+/// ISO 8601 as SQLite's date functions accept it: a date, optionally a time to the
+/// minute, second or fraction, optionally `Z` or an offset. Ranges are checked here
+/// so that building the instant below can never fail on a row's text.
+const ISO_TEXT: &str = r"^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:(?:T| +)([01]\d|2[0-4]):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?)?\s*(?:[Zz]|([+-])(0\d|1[0-4]):([0-5]\d))?\s*$";
+
+/// The instant an ISO 8601 text column holds, or NULL when it holds none. Days past a
+/// month's end roll over into the next month, as in SQLite; hours are added as
+/// durations so the server's time zone plays no part.
+fn text_instant(column: &str) -> String {
+    format!(
+        "(SELECT make_timestamptz(greatest(g[1]::int, 1), g[2]::int, 1, 0, 0, 0, 'UTC')
+                 + make_interval(hours => (g[3]::int - 1) * 24 + coalesce(g[4]::int, 0),
+                                 mins => coalesce(g[5]::int, 0)
+                                         - CASE g[7] WHEN '-' THEN -1 ELSE 1 END
+                                           * (coalesce(g[8]::int, 0) * 60 + coalesce(g[9]::int, 0)),
+                                 secs => coalesce(g[6]::float8, 0))
+          FROM regexp_match({column}, '{ISO_TEXT}') AS x(g))"
+    )
+}
+
+/// The rows a rule changes (the table aliased `r`): old enough, not yet changed, and
+/// not a held user. `$1` is the cutoff instant, `$2` the same in Unix seconds.
+fn pending_condition(rule: &CheckedRule) -> Result<String> {
+    let ts = format!("r.{}", rule.timestamp_column.quoted());
+    let mut condition = match time_kind(&rule.timestamp_type) {
+        TimeKind::Zoned => format!("{ts} < $1::timestamptz"),
+        TimeKind::Naive | TimeKind::Date => format!("{ts} < ($1::timestamptz AT TIME ZONE 'UTC')"),
+        TimeKind::Number => format!("{ts} < $2"),
+        TimeKind::Text => format!("{} < $1::timestamptz", text_instant(&ts)),
+        TimeKind::Boolean | TimeKind::Other => "FALSE".to_string(),
+    };
+    match rule.rule.strategy {
+        RuleStrategy::Hard => {}
+        RuleStrategy::Soft => {
+            let marker = rule.columns[0].quoted();
+            condition.push_str(&format!(" AND r.{marker} IS NULL"));
+        }
+        RuleStrategy::Anonymize => {
+            let changed: Vec<String> = rule
+                .columns
+                .iter()
+                .map(|c| format!("(r.{0} IS NOT NULL AND NOT starts_with(r.{0}::text, 'anon-'))", c.quoted()))
+                .collect();
+            condition.push_str(&format!(" AND ({})", changed.join(" OR ")));
+        }
+    }
+    if rule.skip_held_users {
+        condition.push_str(&format!(
+            " AND r.{} NOT IN (SELECT user_id FROM legal_holds WHERE released_at IS NULL AND user_id IS NOT NULL
+                                UNION SELECT p.user_id FROM participants p JOIN conversations c ON c.id = p.conversation_id
+                                      WHERE c.legal_hold
+                                UNION SELECT p.user_id FROM participants p JOIN legal_holds h
+                                      ON h.conversation_id = p.conversation_id AND h.released_at IS NULL)",
+            key(rule)?
+        ));
+    }
+    Ok(condition)
+}
+
+/// The rule's key column, quoted (`table_info` never reports a rowid here).
+fn key(rule: &CheckedRule) -> Result<String> {
+    match &rule.key {
+        RowKey::Column(column) => Ok(column.quoted()),
+        RowKey::Rowid => Err(Error::invalid(format!(
+            "table {} has no rowid on PostgreSQL; table rules address rows by its primary key",
+            rule.table.name()
+        ))),
+    }
+}
+
+/// The value a `soft` rule writes into its marker column (`$4` is now), by the marker's type.
+fn marker_value(declared_type: &str) -> &'static str {
+    match time_kind(declared_type) {
+        TimeKind::Zoned => "$4::timestamptz",
+        TimeKind::Naive => "($4::timestamptz AT TIME ZONE 'UTC')",
+        TimeKind::Date => "($4::timestamptz AT TIME ZONE 'UTC')::date",
+        TimeKind::Number => "extract(epoch FROM $4::timestamptz)",
+        TimeKind::Boolean => "TRUE",
+        TimeKind::Text | TimeKind::Other => "$4",
+    }
+}
+
 type RuleRow = (i64, String, String, i64, String, Option<String>, bool, bool);
+
+const RULE_COLUMNS: &str =
+    "id, table_name, timestamp_column, days::bigint, strategy, columns::text, gdpr_sensitive, enabled";
 
 fn rule((id, table, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled): RuleRow) -> Result<TableRule> {
     let strategy = strategy.parse::<RuleStrategy>().map_err(Error::invalid)?;
@@ -52,21 +220,22 @@ fn rule((id, table, timestamp_column, days, strategy, columns, gdpr_sensitive, e
 }
 
 pub(crate) async fn list(pool: &PgPool) -> Result<Vec<TableRule>> {
-    let rows: Vec<RuleRow> = sqlx::query_as(
-        "SELECT id, table_name, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled
-         FROM retention_rules ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<RuleRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {RULE_COLUMNS} FROM retention_rules ORDER BY id")))
+            .fetch_all(pool)
+            .await?;
     rows.into_iter().map(rule).collect()
 }
 
-pub(crate) async fn insert(conn: &mut PgConnection, rule: &TableRule, now: &str) -> Result<i64> {
+/// Stores a rule; `None` when there already is one for the same table and column.
+pub(crate) async fn insert(conn: &mut PgConnection, rule: &TableRule, now: &str) -> Result<Option<i64>> {
     let columns = (!rule.columns.is_empty()).then(|| serde_json::to_string(&rule.columns).unwrap_or_default());
     Ok(sqlx::query_scalar(
         "INSERT INTO retention_rules (table_name, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled,
                                       created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::timestamptz)
+         ON CONFLICT (table_name, timestamp_column) DO NOTHING
+         RETURNING id",
     )
     .bind(&rule.table)
     .bind(&rule.timestamp_column)
@@ -76,58 +245,22 @@ pub(crate) async fn insert(conn: &mut PgConnection, rule: &TableRule, now: &str)
     .bind(rule.gdpr_sensitive)
     .bind(rule.enabled)
     .bind(now)
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await?)
 }
 
 pub(crate) async fn delete(conn: &mut PgConnection, id: i64) -> Result<Option<TableRule>> {
-    let row: Option<RuleRow> = sqlx::query_as(
-        "DELETE FROM retention_rules WHERE id = $1
-         RETURNING id, table_name, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled",
-    )
+    let row: Option<RuleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM retention_rules WHERE id = $1 RETURNING {RULE_COLUMNS}"
+    )))
     .bind(id)
     .fetch_optional(conn)
     .await?;
     row.map(rule).transpose()
 }
 
-/// The rows a rule changes: old enough (text timestamps by calendar, numbers as
-/// Unix seconds), not yet changed, and not a held user.
-fn pending_condition(rule: &CheckedRule) -> String {
-    let ts = rule.timestamp_column.quoted();
-    let mut condition = format!(
-        "((typeof({ts}) IN ('integer', 'real') AND {ts} < $2)
-          OR (typeof({ts}) = 'text' AND julianday({ts}) < julianday($1)))"
-    );
-    match rule.rule.strategy {
-        RuleStrategy::Hard => {}
-        RuleStrategy::Soft => {
-            let marker = rule.columns[0].quoted();
-            condition.push_str(&format!(" AND {marker} IS NULL"));
-        }
-        RuleStrategy::Anonymize => {
-            let changed: Vec<String> = rule
-                .columns
-                .iter()
-                .map(|c| format!("({0} IS NOT NULL AND {0} NOT GLOB 'anon-*')", c.quoted()))
-                .collect();
-            condition.push_str(&format!(" AND ({})", changed.join(" OR ")));
-        }
-    }
-    if rule.skip_held_users {
-        condition.push_str(
-            " AND rowid NOT IN (SELECT user_id FROM legal_holds WHERE released_at IS NULL AND user_id IS NOT NULL
-                                UNION SELECT p.user_id FROM participants p JOIN conversations c ON c.id = p.conversation_id
-                                      WHERE c.legal_hold = 1
-                                UNION SELECT p.user_id FROM participants p JOIN legal_holds h
-                                      ON h.conversation_id = p.conversation_id AND h.released_at IS NULL)",
-        );
-    }
-    condition
-}
-
 pub(crate) async fn pending(pool: &PgPool, rule: &CheckedRule, cutoff: &RuleCutoff) -> Result<i64> {
-    let sql = format!("SELECT count(*) FROM {} WHERE {}", rule.table.quoted(), pending_condition(rule));
+    let sql = format!("SELECT count(*) FROM {} r WHERE {}", rule.table.quoted(), pending_condition(rule)?);
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(&cutoff.iso).bind(cutoff.unix).fetch_one(pool).await?)
 }
 
@@ -139,31 +272,26 @@ pub(crate) async fn rows(
 ) -> Result<Vec<(i64, Vec<Option<String>>)>> {
     let values = match rule.rule.strategy {
         RuleStrategy::Anonymize => {
-            let cast: Vec<String> = rule.columns.iter().map(|c| format!("CAST({} AS TEXT)", c.quoted())).collect();
-            format!("json_array({})", cast.join(", "))
+            let cast: Vec<String> = rule.columns.iter().map(|c| format!("r.{}::text", c.quoted())).collect();
+            format!("ARRAY[{}]", cast.join(", "))
         }
-        _ => "'[]'".to_string(),
+        _ => "'{}'::text[]".to_string(),
     };
+    let key = key(rule)?;
     let sql = format!(
-        "SELECT rowid, {values} FROM {} WHERE {} ORDER BY rowid LIMIT $3",
+        "SELECT r.{key}::bigint, {values} FROM {} r WHERE {} ORDER BY r.{key} LIMIT $3",
         rule.table.quoted(),
-        pending_condition(rule)
+        pending_condition(rule)?
     );
-    let rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&cutoff.iso)
         .bind(cutoff.unix)
         .bind(i64::from(limit))
         .fetch_all(pool)
-        .await?;
-    rows.into_iter()
-        .map(|(rowid, values)| {
-            let values: Vec<Option<String>> = serde_json::from_str(&values)
-                .map_err(|e| Error::invalid(format!("{}: row {rowid} could not be read ({e})", rule.table.name())))?;
-            Ok((rowid, values))
-        })
-        .collect()
+        .await?)
 }
 
+/// Applies a rule to a batch of rows in one statement, re-checking each row's age and holds.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
     rule: &CheckedRule,
@@ -172,42 +300,44 @@ pub(crate) async fn apply(
     now: &str,
 ) -> Result<u64> {
     let table = rule.table.quoted();
-    let condition = pending_condition(rule);
-    match rule.rule.strategy {
-        RuleStrategy::Hard | RuleStrategy::Soft => {
-            let ids: Vec<i64> = rows.iter().map(|(rowid, _)| *rowid).collect();
-            let sql = match rule.rule.strategy {
-                RuleStrategy::Hard => {
-                    format!("DELETE FROM {table} WHERE rowid IN (SELECT value FROM json_each($3)) AND {condition}")
-                }
-                _ => format!(
-                    "UPDATE {table} SET {} = $4 WHERE rowid IN (SELECT value FROM json_each($3)) AND {condition}",
-                    rule.columns[0].quoted()
-                ),
-            };
-            Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&cutoff.iso)
-                .bind(cutoff.unix)
-                .bind(ids_json(&ids))
-                .bind(now)
-                .execute(conn)
-                .await?
-                .rows_affected())
+    let key = key(rule)?;
+    let condition = pending_condition(rule)?;
+    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+    let query = match rule.rule.strategy {
+        RuleStrategy::Hard => {
+            let sql = format!("DELETE FROM {table} r WHERE r.{key} = ANY($3) AND {condition}");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&cutoff.iso).bind(cutoff.unix).bind(ids)
+        }
+        RuleStrategy::Soft => {
+            let sql = format!(
+                "UPDATE {table} r SET {} = {} WHERE r.{key} = ANY($3) AND {condition}",
+                rule.columns[0].quoted(),
+                marker_value(&rule.column_types[0])
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&cutoff.iso).bind(cutoff.unix).bind(ids).bind(now)
         }
         RuleStrategy::Anonymize => {
+            // The new values travel as one text array per column, zipped back to rows by unnest.
             let sets: Vec<String> =
-                rule.columns.iter().enumerate().map(|(n, c)| format!("{} = ${}", c.quoted(), n + 4)).collect();
-            let sql = format!("UPDATE {table} SET {} WHERE rowid = $3 AND {condition}", sets.join(", "));
-            let mut changed = 0;
-            for (rowid, values) in rows {
-                let mut query =
-                    sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(&cutoff.iso).bind(cutoff.unix).bind(*rowid);
-                for value in values {
-                    query = query.bind(value.clone());
-                }
-                changed += query.execute(&mut *conn).await?.rows_affected();
+                rule.columns.iter().enumerate().map(|(n, c)| format!("{} = v.ck_value_{n}", c.quoted())).collect();
+            let arrays: Vec<String> = (0..rule.columns.len()).map(|n| format!("${}::text[]", n + 4)).collect();
+            let names: Vec<String> = (0..rule.columns.len()).map(|n| format!("ck_value_{n}")).collect();
+            let sql = format!(
+                "UPDATE {table} r SET {}
+                 FROM unnest($3::bigint[], {}) AS v(ck_row_key, {})
+                 WHERE r.{key} = v.ck_row_key AND {condition}",
+                sets.join(", "),
+                arrays.join(", "),
+                names.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&cutoff.iso).bind(cutoff.unix).bind(ids);
+            for n in 0..rule.columns.len() {
+                let column: Vec<Option<String>> =
+                    rows.iter().map(|(_, values)| values.get(n).cloned().flatten()).collect();
+                query = query.bind(column);
             }
-            Ok(changed)
+            query
         }
-    }
+    };
+    Ok(query.execute(conn).await?.rows_affected())
 }

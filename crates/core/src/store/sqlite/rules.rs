@@ -2,7 +2,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::domain::rule::{RuleStrategy, TableRule};
 use crate::error::{Error, Result};
-use crate::store::rules::{CheckedRule, ColumnInfo, Ident, RuleCutoff, TableInfo};
+use crate::store::rules::{CheckedRule, ColumnInfo, Ident, RowKey, RuleCutoff, TableInfo};
 
 use super::retention::ids_json;
 
@@ -20,9 +20,14 @@ pub(crate) async fn table_info(pool: &SqlitePool, table: &str) -> Result<Option<
             .bind(&name)
             .fetch_all(pool)
             .await?;
+    let key = if without_rowid == 0 {
+        Ok(RowKey::Rowid)
+    } else {
+        Err(format!("table {name} is WITHOUT ROWID; table rules need a rowid table"))
+    };
     Ok(Some(TableInfo {
         name: Ident::from_schema(name),
-        has_rowid: without_rowid == 0,
+        key,
         columns: columns
             .into_iter()
             .map(|(name, declared_type)| ColumnInfo { name: Ident::from_schema(name), declared_type })
@@ -61,12 +66,15 @@ pub(crate) async fn list(pool: &SqlitePool) -> Result<Vec<TableRule>> {
     rows.into_iter().map(rule).collect()
 }
 
-pub(crate) async fn insert(conn: &mut SqliteConnection, rule: &TableRule, now: &str) -> Result<i64> {
+/// Stores a rule; `None` when there already is one for the same table and column.
+pub(crate) async fn insert(conn: &mut SqliteConnection, rule: &TableRule, now: &str) -> Result<Option<i64>> {
     let columns = (!rule.columns.is_empty()).then(|| serde_json::to_string(&rule.columns).unwrap_or_default());
     Ok(sqlx::query_scalar(
         "INSERT INTO retention_rules (table_name, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled,
                                       created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (table_name, timestamp_column) DO NOTHING
+         RETURNING id",
     )
     .bind(&rule.table)
     .bind(&rule.timestamp_column)
@@ -76,7 +84,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, rule: &TableRule, now: &
     .bind(rule.gdpr_sensitive)
     .bind(rule.enabled)
     .bind(now)
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await?)
 }
 
