@@ -9,7 +9,7 @@
 -- The one text shape chatkeep uses for instants everywhere (exports, manifests,
 -- the audit log): UTC, milliseconds, 'Z'. Equal to what SQLite stores.
 CREATE FUNCTION ck_ts(t timestamptz) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
     RETURN to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
 
 CREATE TABLE users (

@@ -148,7 +148,18 @@ struct Seen {
 }
 
 fn story(sandbox: &Sandbox) -> Seen {
-    let seeded = sandbox.json(&["demo", "seed", "--conversations", "120", "--messages", "3000", "--months", "12", "--until", "2026-11-30"]);
+    let seeded = sandbox.json(&[
+        "demo",
+        "seed",
+        "--conversations",
+        "120",
+        "--messages",
+        "3000",
+        "--months",
+        "12",
+        "--until",
+        "2026-11-30",
+    ]);
     assert_eq!(seeded["messages"], 3000);
 
     let file = sandbox.path("more.jsonl");
@@ -188,11 +199,31 @@ fn story(sandbox: &Sandbox) -> Seen {
     let mut exports = Vec::new();
     for format in ["csv", "json", "jsonl"] {
         let out = sandbox.path(&format!("export.{format}"));
-        sandbox.ok(&["export", "--from", "2026-01-01", "--to", "2026-06-30", "--format", format, "--out", out.to_str().unwrap()]);
+        sandbox.ok(&[
+            "export",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-06-30",
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         exports.push((format.to_string(), std::fs::read(&out).unwrap()));
     }
     let pdf = sandbox.path("export.pdf");
-    sandbox.ok(&["export", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "pdf", "--out", pdf.to_str().unwrap()]);
+    sandbox.ok(&[
+        "export",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-31",
+        "--format",
+        "pdf",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
 
     let access = sandbox.path("zoe.zip");

@@ -167,14 +167,18 @@ async fn main() -> Result<()> {
     );
     store.close().await;
     for db in [ours, bare] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))).execute(&mut server).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
+            .execute(&mut server)
+            .await?;
     }
     Ok(())
 }
 
 /// A copy of a database on the same server (nobody may be connected to the template).
 async fn copy(server: &mut PgConnection, from: &str, to: &str) -> Result<String> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {to} WITH (FORCE)"))).execute(&mut *server).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {to} WITH (FORCE)")))
+        .execute(&mut *server)
+        .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {to} TEMPLATE {from}"))).execute(&mut *server).await?;
     Ok(to.to_string())
 }

@@ -97,7 +97,8 @@ async fn a_file_that_is_not_a_database_gets_a_clear_error() {
 #[tokio::test]
 async fn a_postgres_server_that_does_not_answer_gets_a_message_naming_it_and_the_fix() {
     // Port 1 on this machine: nothing listens there.
-    let err = Store::open(&DatabaseUrl::Postgres("postgres://chatkeep:secret@127.0.0.1:1/chat".into())).await.unwrap_err();
+    let err =
+        Store::open(&DatabaseUrl::Postgres("postgres://chatkeep:secret@127.0.0.1:1/chat".into())).await.unwrap_err();
     let message = err.to_string();
     assert!(message.contains("127.0.0.1:1") && message.contains("running"), "names the server and the fix: {message}");
     assert!(!message.contains("secret"), "never prints the password: {message}");

@@ -61,20 +61,6 @@ fn in_conversation(conversation: Option<i64>, column: &str) -> String {
     }
 }
 
-/// An id list as JSON text (`[1,2,3]`), for the statements elsewhere that still read ids from JSON.
-pub(crate) fn ids_json(ids: &[i64]) -> String {
-    let mut out = String::with_capacity(ids.len() * 8 + 2);
-    out.push('[');
-    for (n, id) in ids.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        out.push_str(&id.to_string());
-    }
-    out.push(']');
-    out
-}
-
 type CandidateRow = (i64, i64, DateTime<Utc>);
 
 fn candidates(rows: Vec<CandidateRow>) -> Vec<Candidate> {
