@@ -1,6 +1,7 @@
 -- chatkeep on PostgreSQL: the canonical chat schema and chatkeep's own tables, in
 -- the shape the SQLite migrations have reached, with PostgreSQL's own types:
--- timestamptz for instants, jsonb for documents, boolean flags, bigint ids.
+-- timestamptz for instants, json for documents (kept byte for byte as given, as SQLite
+-- keeps them, so archives and exports are identical on both engines), boolean flags, bigint ids.
 --
 -- Ids are identities "by default": the demo seeder and restores write ids they
 -- already know, imports let the server assign them (the store moves each
@@ -31,7 +32,7 @@ CREATE TABLE conversations (
     title            text,
     kind             text NOT NULL CHECK (kind IN ('direct', 'group', 'channel', 'bot')),
     owner_id         bigint REFERENCES users (id),
-    context          jsonb,
+    context          json,
     retention_policy text,
     legal_hold       boolean NOT NULL DEFAULT false,
     created_at       timestamptz NOT NULL,
@@ -106,14 +107,14 @@ CREATE TABLE backups (
     file_name   text NOT NULL,
     size_bytes  bigint,
     sha256      text,
-    row_counts  jsonb,
+    row_counts  json,
     encrypted   boolean NOT NULL DEFAULT false,
     status      text NOT NULL CHECK (status IN ('in_progress', 'completed', 'verified', 'failed')),
     error       text,
     created_at  timestamptz NOT NULL,
     verified_at timestamptz,
     owner_pid   integer,
-    manifest    jsonb
+    manifest    json
 );
 CREATE INDEX backups_kind_month ON backups (kind, year, month);
 CREATE INDEX backups_created ON backups (created_at);
@@ -126,7 +127,7 @@ CREATE TABLE job_runs (
     finished_at   timestamptz,
     status        text NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'skipped', 'missed', 'cancelled')),
     attempt       integer NOT NULL DEFAULT 1,
-    summary       jsonb,
+    summary       json,
     error         text,
     trigger       text NOT NULL DEFAULT 'schedule' CHECK (trigger IN ('schedule', 'catch_up', 'manual')),
     holder        text
@@ -181,7 +182,7 @@ CREATE TABLE dsr_requests (
     extended_at      timestamptz,
     rejected_reason  text,
     erasure_strategy text CHECK (erasure_strategy IS NULL OR erasure_strategy IN ('delete', 'anonymize')),
-    certificate      jsonb
+    certificate      json
 );
 CREATE INDEX dsr_requests_status_due ON dsr_requests (status, due_at);
 CREATE INDEX dsr_requests_subject_user ON dsr_requests (subject_user_id) WHERE subject_user_id IS NOT NULL;
@@ -225,7 +226,7 @@ CREATE TABLE retention_rules (
     timestamp_column text NOT NULL,
     days             integer NOT NULL CHECK (days >= 1),
     strategy         text NOT NULL CHECK (strategy IN ('soft', 'hard', 'anonymize')),
-    columns          jsonb,
+    columns          json,
     gdpr_sensitive   boolean NOT NULL DEFAULT false,
     enabled          boolean NOT NULL DEFAULT true,
     created_at       timestamptz NOT NULL,

@@ -101,7 +101,7 @@ pub(crate) async fn insert(conn: &mut PgConnection, new: &NewBackup<'_>, pid: u3
 pub(crate) async fn finish(conn: &mut PgConnection, id: i64, f: &Finished<'_>) -> Result<()> {
     sqlx::query(
         "UPDATE backups SET status = $2, size_bytes = coalesce($3, size_bytes), sha256 = coalesce($4, sha256),
-                row_counts = coalesce($5::jsonb, row_counts), manifest = coalesce($6::jsonb, manifest), error = $7,
+                row_counts = coalesce($5::json, row_counts), manifest = coalesce($6::json, manifest), error = $7,
                 verified_at = coalesce($8::timestamptz, verified_at), owner_pid = NULL
          WHERE id = $1",
     )

@@ -317,14 +317,14 @@ pub(crate) async fn upsert_conversation(conn: &mut PgConnection, c: &Conversatio
         "WITH existing AS (SELECT id FROM conversations WHERE external_id = $1),
          updated AS (
              UPDATE conversations c
-             SET title = $2, kind = $3, owner_id = $4, context = $5::jsonb, retention_policy = $6,
+             SET title = $2, kind = $3, owner_id = $4, context = $5::json, retention_policy = $6,
                  created_at = $7::timestamptz, legal_hold = c.legal_hold OR $8,
                  last_activity_at = coalesce($9::timestamptz, c.last_activity_at),
                  archived_at = coalesce($10::timestamptz, c.archived_at)
              FROM existing e
              WHERE c.id = e.id
                AND (c.title IS DISTINCT FROM $2 OR c.kind IS DISTINCT FROM $3 OR c.owner_id IS DISTINCT FROM $4
-                    OR c.context IS DISTINCT FROM $5::jsonb OR c.retention_policy IS DISTINCT FROM $6
+                    OR c.context::jsonb IS DISTINCT FROM $5::jsonb OR c.retention_policy IS DISTINCT FROM $6
                     OR c.created_at IS DISTINCT FROM $7::timestamptz OR (NOT c.legal_hold AND $8)
                     OR ($9::timestamptz IS NOT NULL AND c.last_activity_at IS DISTINCT FROM $9::timestamptz)
                     OR ($10::timestamptz IS NOT NULL AND c.archived_at IS DISTINCT FROM $10::timestamptz))
@@ -332,7 +332,7 @@ pub(crate) async fn upsert_conversation(conn: &mut PgConnection, c: &Conversatio
          inserted AS (
              INSERT INTO conversations (external_id, title, kind, owner_id, context, retention_policy, created_at,
                                         legal_hold, last_activity_at, archived_at)
-             SELECT $1, $2, $3, $4, $5::jsonb, $6, $7::timestamptz, $8, $9::timestamptz, $10::timestamptz
+             SELECT $1, $2, $3, $4, $5::json, $6, $7::timestamptz, $8, $9::timestamptz, $10::timestamptz
              WHERE NOT EXISTS (SELECT FROM existing)
              RETURNING id) ",
         upsert_id_and_outcome!()

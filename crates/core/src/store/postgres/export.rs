@@ -6,7 +6,7 @@
 //! - conversation figures come back as rows;
 //! - JSONL lines are written here, key by key in SQLite's `json_object` order, because
 //!   PostgreSQL's `json_build_object` puts spaces around `:` and `jsonb` keeps no key order:
-//!   a conversation's `context` is written with its keys sorted, as chatkeep stores it on SQLite.
+//!   a conversation's `context` is written as stored (a `json` column keeps its text), as on SQLite.
 //!
 //! Only the filters a scope uses are written into the SQL (values are always bound), so each
 //! shape gets a plan of its own instead of one generic plan full of `OR`s. The range is bound
@@ -216,45 +216,14 @@ fn push_line(out: &mut String, line: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
-/// A JSON document with its object keys sorted (bytewise) and no spaces: how chatkeep writes a
-/// conversation's `context` (from a parsed value), whatever order `jsonb` keeps it in.
-fn sorted_json(value: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                sorted_json(&map[key.as_str()], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                sorted_json(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
-}
-
+/// A conversation's `context` as stored: a `json` column keeps the text as it was written,
+/// key order included, as SQLite's `json(context)` gives it back.
 fn context_json(text: Option<&str>) -> Result<Option<Box<RawValue>>> {
     let Some(text) = text else { return Ok(None) };
-    let value: serde_json::Value = super::from_json(text, "conversation context")?;
-    let mut sorted = String::with_capacity(text.len());
-    sorted_json(&value, &mut sorted);
-    Ok(Some(RawValue::from_string(sorted).map_err(|e| Error::invalid(format!("conversation context: {e}")))?))
+    Ok(Some(
+        RawValue::from_string(text.trim().to_string())
+            .map_err(|e| Error::invalid(format!("conversation context: {e}")))?,
+    ))
 }
 
 #[derive(Serialize)]

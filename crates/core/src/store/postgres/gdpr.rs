@@ -314,7 +314,7 @@ pub(crate) async fn complete_erasure(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE dsr_requests SET status = 'done', completed_at = $2::timestamptz, erasure_strategy = $3,
-                certificate = $4::jsonb
+                certificate = $4::json
          WHERE id = $1",
     )
     .bind(id)
@@ -327,7 +327,7 @@ pub(crate) async fn complete_erasure(
 }
 
 pub(crate) async fn set_certificate(conn: &mut PgConnection, id: i64, certificate: &str) -> Result<()> {
-    sqlx::query("UPDATE dsr_requests SET certificate = $2::jsonb WHERE id = $1")
+    sqlx::query("UPDATE dsr_requests SET certificate = $2::json WHERE id = $1")
         .bind(id)
         .bind(certificate)
         .execute(conn)

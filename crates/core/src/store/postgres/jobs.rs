@@ -160,7 +160,7 @@ pub(crate) async fn finish_run(
     error: Option<&str>,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE job_runs SET status = $2, finished_at = $3::timestamptz, summary = $4::jsonb, error = $5 WHERE id = $1",
+        "UPDATE job_runs SET status = $2, finished_at = $3::timestamptz, summary = $4::json, error = $5 WHERE id = $1",
     )
     .bind(id)
     .bind(status)

@@ -1,5 +1,5 @@
 //! PostgreSQL: for teams whose chat service already runs on a server. The same
-//! canonical schema with PostgreSQL's own types (`timestamptz`, `jsonb`,
+//! canonical schema with PostgreSQL's own types (`timestamptz`, `json`,
 //! booleans); instants cross the seam as chatkeep's canonical UTC text
 //! ('YYYY-MM-DDTHH:MM:SS.mmmZ'): parameters are cast with `::timestamptz` and
 //! results come back through the schema's `ck_ts()` function, so everything
@@ -103,7 +103,7 @@ fn open_error(url: &DatabaseUrl, source: sqlx::Error) -> Error {
         sqlx::Error::Configuration(_) => {
             format!("{location} is not a valid PostgreSQL URL: use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         }
-        sqlx::Error::Io(_) => format!(
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => format!(
             "cannot reach the PostgreSQL server at {location}: check that it is running and that host and port are right"
         ),
         sqlx::Error::Database(db) if db.code().as_deref() == Some("28P01") || db.code().as_deref() == Some("28000") => {

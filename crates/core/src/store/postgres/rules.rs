@@ -233,7 +233,7 @@ pub(crate) async fn insert(conn: &mut PgConnection, rule: &TableRule, now: &str)
     Ok(sqlx::query_scalar(
         "INSERT INTO retention_rules (table_name, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled,
                                       created_at)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::timestamptz)
+         VALUES ($1, $2, $3, $4, $5::json, $6, $7, $8::timestamptz)
          ON CONFLICT (table_name, timestamp_column) DO NOTHING
          RETURNING id",
     )
