@@ -24,15 +24,20 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     );
     println!("Messages       {} total, {} in the last 30 days", thousands(m.total), thousands(m.last_30_days));
     println!("Tokens used    {}", thousands(m.tokens_used));
-    println!(
-        "Database       {} ({}, {} pages of {} B, {} free), write-ahead log {}",
-        human_bytes(db.bytes),
-        stats.engine,
-        thousands(db.pages),
-        db.page_size,
-        thousands(db.free_pages),
-        human_bytes(db.wal_bytes)
-    );
+    if stats.engine == "sqlite" {
+        println!(
+            "Database       {} ({}, {} pages of {} B, {} free), write-ahead log {}",
+            human_bytes(db.bytes),
+            stats.engine,
+            thousands(db.pages),
+            db.page_size,
+            thousands(db.free_pages),
+            human_bytes(db.wal_bytes)
+        );
+    } else {
+        // A server keeps its own write-ahead log and reuses free space itself: the size is what counts.
+        println!("Database       {} ({})", human_bytes(db.bytes), stats.engine);
+    }
     if !stats.per_month.is_empty() {
         println!("\nPer month ({}):", stats.timezone);
         for month in &stats.per_month {
