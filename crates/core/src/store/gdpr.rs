@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{Store, Tx, postgres, sqlite};
 use crate::domain::gdpr::{DsrRequest, ErasureStrategy, RequestKind, RequestStatus};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A person as the `users` table has them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -375,5 +375,147 @@ impl Tx {
             Tx::Sqlite(tx) => sqlite::gdpr::certificate_checks(tx, subject).await,
             Tx::Postgres(tx) => postgres::gdpr::certificate_checks(tx, subject).await,
         }
+    }
+}
+
+// ---- shared by both engines ----
+
+/// A stored phone number reduced to its digits (separators and a leading `+` dropped).
+pub(super) const PHONE_DIGITS: &str = "ltrim(replace(replace(replace(replace(replace(replace(phone, ' ', ''), '-', ''), \
+                                       '(', ''), ')', ''), '.', ''), '/', ''), '+')";
+
+/// The conversations a person is in: as a participant, a sender or the owner.
+pub(super) const THEIRS: &str = "WITH theirs(id) AS (
+        SELECT conversation_id FROM participants WHERE user_id = $1
+        UNION SELECT conversation_id FROM messages WHERE sender_id = $1
+        UNION SELECT id FROM conversations WHERE owner_id = $1)";
+
+/// A `users` row in [`PersonRow`]'s field order.
+pub(super) type PersonTuple =
+    (i64, String, Option<String>, Option<String>, Option<String>, String, Option<String>, Option<String>);
+
+pub(super) fn person(
+    (id, external_id, display_name, email, phone, created_at, last_seen_at, anonymized_at): PersonTuple,
+) -> PersonRow {
+    PersonRow { id, external_id, display_name, email, phone, created_at, last_seen_at, anonymized_at }
+}
+
+/// Every count of [`PersonCounts`] for the user `$1`, in its field order.
+pub(super) const PERSON_COUNTS: &str = "SELECT (SELECT count(*) FROM messages WHERE sender_id = $1),
+                (SELECT count(*) FROM message_reads WHERE user_id = $1),
+                (SELECT count(*) FROM participants WHERE user_id = $1),
+                (SELECT count(*) FROM conversations WHERE owner_id = $1),
+                (SELECT count(*) FROM legal_holds WHERE user_id = $1 AND released_at IS NULL),
+                (SELECT count(*) FROM dsr_requests WHERE subject_user_id = $1)";
+
+pub(super) type CountsTuple = (i64, i64, i64, i64, i64, i64);
+
+pub(super) fn counts(
+    (messages, message_reads, conversations, conversations_owned, active_holds, requests): CountsTuple,
+) -> PersonCounts {
+    PersonCounts { messages, message_reads, conversations, conversations_owned, active_holds, requests }
+}
+
+/// The active holds on the user `$1` themselves: (hold id, their external id, reason).
+pub(super) const USER_HOLDS: &str =
+    "SELECT id, target_external_id, reason FROM legal_holds WHERE user_id = $1 AND released_at IS NULL ORDER BY id";
+
+pub(super) fn user_blocker((id, external_id, reason): (i64, String, String)) -> Blocker {
+    Blocker { hold: Some(id), what: format!("user {external_id:?}"), reason }
+}
+
+/// A held conversation the person is in: (conversation, hold id, reason, hold target kind,
+/// hold target); no hold when only the chat service's `legal_hold` flag holds it.
+pub(super) type HeldConversation = (String, Option<i64>, Option<String>, Option<String>, Option<String>);
+
+pub(super) fn conversation_blocker((external_id, hold, reason, kind, target): HeldConversation) -> Blocker {
+    let reason = match (reason, kind.as_deref(), target) {
+        (Some(reason), Some("user"), Some(other)) => format!("held through participant {other:?}: {reason}"),
+        (Some(reason), _, _) => reason,
+        (None, _, _) => "marked legal_hold by the chat service".into(),
+    };
+    Blocker { hold, what: format!("conversation {external_id:?}"), reason }
+}
+
+/// A `dsr_requests` row as both engines select it (instants as canonical text, the
+/// certificate as JSON text).
+#[derive(sqlx::FromRow)]
+pub(super) struct RequestRow {
+    id: i64,
+    kind: String,
+    subject: String,
+    subject_user_id: Option<i64>,
+    matched_by: Option<String>,
+    received_at: String,
+    due_at: String,
+    status: String,
+    extended_reason: Option<String>,
+    extended_at: Option<String>,
+    rejected_reason: Option<String>,
+    completed_at: Option<String>,
+    artifact_path: Option<String>,
+    artifact_sha256: Option<String>,
+    erasure_strategy: Option<String>,
+    notes: Option<String>,
+    certificate: Option<String>,
+}
+
+/// A request from its row; `from_json` is the engine's, so a bad certificate is reported
+/// as coming from that engine.
+pub(super) fn request(row: RequestRow, from_json: fn(&str, &str) -> Result<serde_json::Value>) -> Result<DsrRequest> {
+    let bad = |e: String| Error::invalid(format!("request #{} in the database: {e}", row.id));
+    Ok(DsrRequest {
+        id: row.id,
+        kind: RequestKind::parse(&row.kind).map_err(bad)?,
+        status: RequestStatus::parse(&row.status).map_err(bad)?,
+        erasure_strategy: row.erasure_strategy.as_deref().map(ErasureStrategy::parse).transpose().map_err(bad)?,
+        certificate: row.certificate.as_deref().map(|c| from_json(c, "certificate")).transpose()?,
+        subject: row.subject,
+        subject_user_id: row.subject_user_id,
+        matched_by: row.matched_by,
+        received_at: row.received_at,
+        due_at: row.due_at,
+        extended_reason: row.extended_reason,
+        extended_at: row.extended_at,
+        rejected_reason: row.rejected_reason,
+        completed_at: row.completed_at,
+        artifact_path: row.artifact_path,
+        artifact_sha256: row.artifact_sha256,
+        notes: row.notes,
+    })
+}
+
+/// A `delete` erasure's own checks: nothing of the person's is left.
+pub(super) const DELETE_CHECKS: [(&str, &str); 6] = [
+    ("their user row", "SELECT count(*) FROM users WHERE id = $1"),
+    ("messages they sent", "SELECT count(*) FROM messages WHERE sender_id = $1"),
+    ("their read receipts", "SELECT count(*) FROM message_reads WHERE user_id = $1"),
+    ("conversations they take part in", "SELECT count(*) FROM participants WHERE user_id = $1"),
+    ("conversations they own", "SELECT count(*) FROM conversations WHERE owner_id = $1"),
+    ("requests linked to them", "SELECT count(*) FROM dsr_requests WHERE subject_user_id = $1"),
+];
+
+/// The checks every erasure ends with: no row still names the person by an identifier.
+pub(super) const IDENTIFIER_CHECKS: [(&str, &str); 5] = [
+    ("users with their external id", "SELECT count(*) FROM users WHERE external_id = $2"),
+    (
+        "users with their email address",
+        "SELECT count(*) FROM users WHERE $3 IS NOT NULL AND email IS NOT NULL AND lower(trim(email)) = $3",
+    ),
+    ("users with their phone number", "SELECT count(*) FROM users WHERE phone IS NOT NULL AND phone = $4"),
+    (
+        "legal holds naming them",
+        "SELECT count(*) FROM legal_holds WHERE target_kind = 'user' AND target_external_id = $2",
+    ),
+    (
+        "requests naming them",
+        "SELECT count(*) FROM dsr_requests WHERE subject IN ($2, coalesce($3, ''), coalesce($4, ''))",
+    ),
+];
+
+impl CertificateCheck {
+    /// A check as the certificate shows it: the query on one line.
+    pub(super) fn new(what: &str, sql: &str, result: i64) -> CertificateCheck {
+        CertificateCheck { what: what.to_string(), query: sql.split_whitespace().collect::<Vec<_>>().join(" "), result }
     }
 }

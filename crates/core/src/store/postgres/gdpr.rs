@@ -6,34 +6,16 @@
 use sqlx::{PgConnection, PgPool};
 
 use super::from_json;
-use crate::domain::gdpr::{DsrRequest, ErasureStrategy, RequestKind, RequestStatus};
-use crate::error::{Error, Result};
+use crate::domain::gdpr::{DsrRequest, ErasureStrategy, RequestStatus};
+use crate::error::Result;
 use crate::store::gdpr::{
-    AccessRows, Blocker, CertificateCheck, CheckSubject, DeleteCounts, NewRequest, PersonCounts, PersonRow,
-    SubjectLookup,
+    AccessRows, Blocker, CertificateCheck, CheckSubject, CountsTuple, DELETE_CHECKS, DeleteCounts, HeldConversation,
+    IDENTIFIER_CHECKS, NewRequest, PERSON_COUNTS, PHONE_DIGITS, PersonCounts, PersonRow, PersonTuple, RequestRow,
+    SubjectLookup, THEIRS, USER_HOLDS, conversation_blocker, counts, person, request, user_blocker,
 };
 
 const PERSON: &str = "SELECT id, external_id, display_name, email, phone, ck_ts(created_at), ck_ts(last_seen_at),
                              ck_ts(anonymized_at) FROM users";
-
-/// A stored phone number reduced to its digits (separators and a leading `+` dropped).
-const PHONE_DIGITS: &str = "ltrim(replace(replace(replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), \
-                            ')', ''), '.', ''), '/', ''), '+')";
-
-/// The conversations a person is in: as a participant, a sender or the owner.
-const THEIRS: &str = "WITH theirs(id) AS (
-        SELECT conversation_id FROM participants WHERE user_id = $1
-        UNION SELECT conversation_id FROM messages WHERE sender_id = $1
-        UNION SELECT id FROM conversations WHERE owner_id = $1)";
-
-type PersonTuple =
-    (i64, String, Option<String>, Option<String>, Option<String>, String, Option<String>, Option<String>);
-
-fn person(
-    (id, external_id, display_name, email, phone, created_at, last_seen_at, anonymized_at): PersonTuple,
-) -> PersonRow {
-    PersonRow { id, external_id, display_name, email, phone, created_at, last_seen_at, anonymized_at }
-}
 
 pub(crate) async fn find_people(pool: &PgPool, lookup: &SubjectLookup<'_>) -> Result<Vec<PersonRow>> {
     let rows: Vec<PersonTuple> =
@@ -74,41 +56,15 @@ pub(crate) async fn person_by_id(conn: &mut PgConnection, id: i64) -> Result<Opt
 }
 
 pub(crate) async fn person_counts(conn: &mut PgConnection, user: i64) -> Result<PersonCounts> {
-    let (messages, message_reads, conversations, conversations_owned, active_holds, requests): (
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-    ) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM messages WHERE sender_id = $1),
-                (SELECT count(*) FROM message_reads WHERE user_id = $1),
-                (SELECT count(*) FROM participants WHERE user_id = $1),
-                (SELECT count(*) FROM conversations WHERE owner_id = $1),
-                (SELECT count(*) FROM legal_holds WHERE user_id = $1 AND released_at IS NULL),
-                (SELECT count(*) FROM dsr_requests WHERE subject_user_id = $1)",
-    )
-    .bind(user)
-    .fetch_one(conn)
-    .await?;
-    Ok(PersonCounts { messages, message_reads, conversations, conversations_owned, active_holds, requests })
+    let row: CountsTuple = sqlx::query_as(PERSON_COUNTS).bind(user).fetch_one(conn).await?;
+    Ok(counts(row))
 }
 
 /// Active holds that forbid changing the person's data: one on them, or one on (or the chat
 /// service's flag on) a conversation they are in, including a hold on another participant.
 pub(crate) async fn blockers(conn: &mut PgConnection, user: i64) -> Result<Vec<Blocker>> {
-    let mut found: Vec<Blocker> = sqlx::query_as::<_, (i64, String, String)>(
-        "SELECT id, target_external_id, reason FROM legal_holds WHERE user_id = $1 AND released_at IS NULL ORDER BY id",
-    )
-    .bind(user)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|(id, external_id, reason)| Blocker { hold: Some(id), what: format!("user {external_id:?}"), reason })
-    .collect();
-    // (conversation, hold id, reason, hold target kind, hold target)
-    type HeldConversation = (String, Option<i64>, Option<String>, Option<String>, Option<String>);
+    let mut found: Vec<Blocker> =
+        sqlx::query_as(USER_HOLDS).bind(user).fetch_all(&mut *conn).await?.into_iter().map(user_blocker).collect();
     let conversations: Vec<HeldConversation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{THEIRS}
              SELECT c.external_id, h.id, h.reason, h.target_kind, h.target_external_id
@@ -126,16 +82,7 @@ pub(crate) async fn blockers(conn: &mut PgConnection, user: i64) -> Result<Vec<B
     .bind(user)
     .fetch_all(&mut *conn)
     .await?;
-    for (external_id, hold, reason, kind, target) in conversations {
-        let reason = match (reason, kind.as_deref(), target) {
-            (Some(reason), Some("user"), Some(other)) => {
-                format!("held through participant {other:?}: {reason}")
-            }
-            (Some(reason), _, _) => reason,
-            (None, _, _) => "marked legal_hold by the chat service".into(),
-        };
-        found.push(Blocker { hold, what: format!("conversation {external_id:?}"), reason });
-    }
+    found.extend(conversations.into_iter().map(conversation_blocker));
     Ok(found)
 }
 
@@ -146,50 +93,6 @@ const REQUEST: &str = "SELECT id, kind, subject, subject_user_id, matched_by, ck
                               rejected_reason, ck_ts(completed_at) AS completed_at, artifact_path, artifact_sha256,
                               erasure_strategy, notes, certificate::text AS certificate
                        FROM dsr_requests";
-
-#[derive(sqlx::FromRow)]
-struct RequestRow {
-    id: i64,
-    kind: String,
-    subject: String,
-    subject_user_id: Option<i64>,
-    matched_by: Option<String>,
-    received_at: String,
-    due_at: String,
-    status: String,
-    extended_reason: Option<String>,
-    extended_at: Option<String>,
-    rejected_reason: Option<String>,
-    completed_at: Option<String>,
-    artifact_path: Option<String>,
-    artifact_sha256: Option<String>,
-    erasure_strategy: Option<String>,
-    notes: Option<String>,
-    certificate: Option<String>,
-}
-
-fn request(row: RequestRow) -> Result<DsrRequest> {
-    let bad = |e: String| Error::invalid(format!("request #{} in the database: {e}", row.id));
-    Ok(DsrRequest {
-        id: row.id,
-        kind: RequestKind::parse(&row.kind).map_err(bad)?,
-        status: RequestStatus::parse(&row.status).map_err(bad)?,
-        erasure_strategy: row.erasure_strategy.as_deref().map(ErasureStrategy::parse).transpose().map_err(bad)?,
-        certificate: row.certificate.as_deref().map(|c| from_json(c, "certificate")).transpose()?,
-        subject: row.subject,
-        subject_user_id: row.subject_user_id,
-        matched_by: row.matched_by,
-        received_at: row.received_at,
-        due_at: row.due_at,
-        extended_reason: row.extended_reason,
-        extended_at: row.extended_at,
-        rejected_reason: row.rejected_reason,
-        completed_at: row.completed_at,
-        artifact_path: row.artifact_path,
-        artifact_sha256: row.artifact_sha256,
-        notes: row.notes,
-    })
-}
 
 pub(crate) async fn insert_request(conn: &mut PgConnection, new: &NewRequest<'_>) -> Result<i64> {
     Ok(sqlx::query_scalar(
@@ -210,7 +113,7 @@ pub(crate) async fn insert_request(conn: &mut PgConnection, new: &NewRequest<'_>
 pub(crate) async fn request_by_id(conn: &mut PgConnection, id: i64) -> Result<Option<DsrRequest>> {
     let row: Option<RequestRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{REQUEST} WHERE id = $1"))).bind(id).fetch_optional(conn).await?;
-    row.map(request).transpose()
+    row.map(|row| request(row, from_json)).transpose()
 }
 
 /// Requests, newest first; only pending ones unless `all`.
@@ -221,7 +124,7 @@ pub(crate) async fn requests(pool: &PgPool, all: bool) -> Result<Vec<DsrRequest>
     .bind(all)
     .fetch_all(pool)
     .await?;
-    rows.into_iter().map(request).collect()
+    rows.into_iter().map(|row| request(row, from_json)).collect()
 }
 
 /// Pending requests due at or before `until` (overdue ones included), soonest first.
@@ -232,7 +135,7 @@ pub(crate) async fn requests_due(pool: &PgPool, until: &str) -> Result<Vec<DsrRe
     .bind(until)
     .fetch_all(pool)
     .await?;
-    rows.into_iter().map(request).collect()
+    rows.into_iter().map(|row| request(row, from_json)).collect()
 }
 
 pub(crate) async fn requests_of(conn: &mut PgConnection, user: i64) -> Result<Vec<DsrRequest>> {
@@ -241,7 +144,7 @@ pub(crate) async fn requests_of(conn: &mut PgConnection, user: i64) -> Result<Ve
             .bind(user)
             .fetch_all(conn)
             .await?;
-    rows.into_iter().map(request).collect()
+    rows.into_iter().map(|row| request(row, from_json)).collect()
 }
 
 pub(crate) async fn extend_request(
@@ -618,14 +521,7 @@ pub(crate) async fn redact_references(
 pub(crate) async fn certificate_checks(conn: &mut PgConnection, s: &CheckSubject<'_>) -> Result<Vec<CertificateCheck>> {
     let mut checks: Vec<(&str, &str)> = Vec::new();
     match s.strategy {
-        ErasureStrategy::Delete => {
-            checks.push(("their user row", "SELECT count(*) FROM users WHERE id = $1"));
-            checks.push(("messages they sent", "SELECT count(*) FROM messages WHERE sender_id = $1"));
-            checks.push(("their read receipts", "SELECT count(*) FROM message_reads WHERE user_id = $1"));
-            checks.push(("conversations they take part in", "SELECT count(*) FROM participants WHERE user_id = $1"));
-            checks.push(("conversations they own", "SELECT count(*) FROM conversations WHERE owner_id = $1"));
-            checks.push(("requests linked to them", "SELECT count(*) FROM dsr_requests WHERE subject_user_id = $1"));
-        }
+        ErasureStrategy::Delete => checks.extend(DELETE_CHECKS),
         ErasureStrategy::Anonymize => {
             checks.push((
                 "their user row still carrying an identity",
@@ -642,20 +538,7 @@ pub(crate) async fn certificate_checks(conn: &mut PgConnection, s: &CheckSubject
             }
         }
     }
-    checks.push(("users with their external id", "SELECT count(*) FROM users WHERE external_id = $2"));
-    checks.push((
-        "users with their email address",
-        "SELECT count(*) FROM users WHERE $3 IS NOT NULL AND email IS NOT NULL AND lower(trim(email)) = $3",
-    ));
-    checks.push(("users with their phone number", "SELECT count(*) FROM users WHERE phone IS NOT NULL AND phone = $4"));
-    checks.push((
-        "legal holds naming them",
-        "SELECT count(*) FROM legal_holds WHERE target_kind = 'user' AND target_external_id = $2",
-    ));
-    checks.push((
-        "requests naming them",
-        "SELECT count(*) FROM dsr_requests WHERE subject IN ($2, coalesce($3, ''), coalesce($4, ''))",
-    ));
+    checks.extend(IDENTIFIER_CHECKS);
     let mut out = Vec::with_capacity(checks.len());
     for (what, sql) in checks {
         let result: i64 = sqlx::query_scalar(sql)
@@ -668,12 +551,7 @@ pub(crate) async fn certificate_checks(conn: &mut PgConnection, s: &CheckSubject
             .bind(s.redacted_body)
             .fetch_one(&mut *conn)
             .await?;
-        out.push(CertificateCheck { what: what.to_string(), query: squash(sql), result });
+        out.push(CertificateCheck::new(what, sql, result));
     }
     Ok(out)
-}
-
-/// A query on one line, as the certificate shows it.
-fn squash(sql: &str) -> String {
-    sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
