@@ -5,8 +5,8 @@
 //! only be made from a name the live schema itself reported.
 
 use super::{Store, Tx, postgres, sqlite};
-use crate::domain::rule::TableRule;
-use crate::error::Result;
+use crate::domain::rule::{RuleStrategy, TableRule};
+use crate::error::{Error, Result};
 
 /// A table or column name taken from the live schema, quoted when written into SQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,4 +151,31 @@ impl Tx {
             Tx::Postgres(tx) => postgres::rules::apply(tx, rule, cutoff, rows, now).await,
         }
     }
+}
+
+// ---- shared by both engines ----
+
+/// A `retention_rules` row: id, table, timestamp column, days, strategy, columns (JSON text),
+/// GDPR-sensitive, enabled.
+pub(super) type RuleRow = (i64, String, String, i64, String, Option<String>, bool, bool);
+
+pub(super) fn rule(
+    (id, table, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled): RuleRow,
+) -> Result<TableRule> {
+    let strategy = strategy.parse::<RuleStrategy>().map_err(Error::invalid)?;
+    let columns = match columns {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| Error::invalid(format!("retention rule #{id}: its columns are not a JSON list ({e})")))?,
+        None => Vec::new(),
+    };
+    Ok(TableRule {
+        id: Some(id),
+        table,
+        timestamp_column,
+        days: u32::try_from(days).unwrap_or(0),
+        strategy,
+        columns,
+        gdpr_sensitive,
+        enabled,
+    })
 }

@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::domain::rule::{RuleStrategy, TableRule};
 use crate::error::{Error, Result};
-use crate::store::rules::{CheckedRule, ColumnInfo, Ident, RowKey, RuleCutoff, TableInfo};
+use crate::store::rules::{CheckedRule, ColumnInfo, Ident, RowKey, RuleCutoff, RuleRow, TableInfo, rule};
 
 pub(crate) async fn table_info(pool: &PgPool, table: &str) -> Result<Option<TableInfo>> {
     let found: Option<(String, i64)> = sqlx::query_as(
@@ -195,29 +195,8 @@ fn marker_value(declared_type: &str) -> &'static str {
     }
 }
 
-type RuleRow = (i64, String, String, i64, String, Option<String>, bool, bool);
-
 const RULE_COLUMNS: &str =
     "id, table_name, timestamp_column, days::bigint, strategy, columns::text, gdpr_sensitive, enabled";
-
-fn rule((id, table, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled): RuleRow) -> Result<TableRule> {
-    let strategy = strategy.parse::<RuleStrategy>().map_err(Error::invalid)?;
-    let columns = match columns {
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| Error::invalid(format!("retention rule #{id}: its columns are not a JSON list ({e})")))?,
-        None => Vec::new(),
-    };
-    Ok(TableRule {
-        id: Some(id),
-        table,
-        timestamp_column,
-        days: u32::try_from(days).unwrap_or(0),
-        strategy,
-        columns,
-        gdpr_sensitive,
-        enabled,
-    })
-}
 
 pub(crate) async fn list(pool: &PgPool) -> Result<Vec<TableRule>> {
     let rows: Vec<RuleRow> =

@@ -2,7 +2,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::domain::rule::{RuleStrategy, TableRule};
 use crate::error::{Error, Result};
-use crate::store::rules::{CheckedRule, ColumnInfo, Ident, RowKey, RuleCutoff, TableInfo};
+use crate::store::rules::{CheckedRule, ColumnInfo, Ident, RowKey, RuleCutoff, RuleRow, TableInfo, rule};
 
 use super::retention::ids_json;
 
@@ -33,27 +33,6 @@ pub(crate) async fn table_info(pool: &SqlitePool, table: &str) -> Result<Option<
             .map(|(name, declared_type)| ColumnInfo { name: Ident::from_schema(name), declared_type })
             .collect(),
     }))
-}
-
-type RuleRow = (i64, String, String, i64, String, Option<String>, bool, bool);
-
-fn rule((id, table, timestamp_column, days, strategy, columns, gdpr_sensitive, enabled): RuleRow) -> Result<TableRule> {
-    let strategy = strategy.parse::<RuleStrategy>().map_err(Error::invalid)?;
-    let columns = match columns {
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| Error::invalid(format!("retention rule #{id}: its columns are not a JSON list ({e})")))?,
-        None => Vec::new(),
-    };
-    Ok(TableRule {
-        id: Some(id),
-        table,
-        timestamp_column,
-        days: u32::try_from(days).unwrap_or(0),
-        strategy,
-        columns,
-        gdpr_sensitive,
-        enabled,
-    })
 }
 
 pub(crate) async fn list(pool: &SqlitePool) -> Result<Vec<TableRule>> {
