@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, Tx, postgres, sqlite};
 use crate::domain::gdpr::{BodyMode, ErasureStrategy};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
@@ -72,4 +72,25 @@ impl Tx {
             Tx::Postgres(tx) => postgres::erasure::user_external_ids(tx).await,
         }
     }
+}
+
+// ---- shared by both engines ----
+
+/// An `erasure_ledger` row in [`LedgerEntry`]'s field order.
+pub(super) type LedgerRow = (i64, Option<i64>, String, String, Option<String>, Option<String>, bool, String);
+
+pub(super) fn entry(
+    (id, request_id, subject_key, strategy, pseudonym, bodies, scrub, erased_at): LedgerRow,
+) -> Result<LedgerEntry> {
+    let bad = |e: String| Error::invalid(format!("erasure ledger entry #{id}: {e}"));
+    Ok(LedgerEntry {
+        id,
+        request_id,
+        subject_key,
+        strategy: ErasureStrategy::parse(&strategy).map_err(bad)?,
+        pseudonym,
+        bodies: bodies.as_deref().map(BodyMode::parse).transpose().map_err(bad)?,
+        scrub,
+        erased_at,
+    })
 }

@@ -1,27 +1,11 @@
 use sqlx::PgConnection;
 
-use crate::domain::gdpr::{BodyMode, ErasureStrategy};
-use crate::error::{Error, Result};
-use crate::store::erasure::LedgerEntry;
-
-type Row = (i64, Option<i64>, String, String, Option<String>, Option<String>, bool, String);
-
-fn entry((id, request_id, subject_key, strategy, pseudonym, bodies, scrub, erased_at): Row) -> Result<LedgerEntry> {
-    let bad = |e: String| Error::invalid(format!("erasure ledger entry #{id}: {e}"));
-    Ok(LedgerEntry {
-        id,
-        request_id,
-        subject_key,
-        strategy: ErasureStrategy::parse(&strategy).map_err(bad)?,
-        pseudonym,
-        bodies: bodies.as_deref().map(BodyMode::parse).transpose().map_err(bad)?,
-        scrub,
-        erased_at,
-    })
-}
+use crate::domain::gdpr::BodyMode;
+use crate::error::Result;
+use crate::store::erasure::{LedgerEntry, LedgerRow, entry};
 
 pub(crate) async fn list(conn: &mut PgConnection) -> Result<Vec<LedgerEntry>> {
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<LedgerRow> = sqlx::query_as(
         "SELECT id, request_id, subject_key, strategy, pseudonym, bodies, scrub, ck_ts(erased_at)
          FROM erasure_ledger ORDER BY id",
     )
