@@ -64,3 +64,12 @@ impl Store {
         }
     }
 }
+
+// ---- shared by both engines ----
+
+/// An `audit_log` row in [`AuditRow`]'s field order.
+pub(super) type RawRow = (i64, String, String, String, Option<String>, String, String, String, String);
+
+pub(super) fn row((id, at, actor, action, target, details, counts, prev_hash, hash): RawRow) -> AuditRow {
+    AuditRow { id, at, actor, action, target, details, counts, prev_hash, hash }
+}

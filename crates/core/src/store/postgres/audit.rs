@@ -1,6 +1,7 @@
 use sqlx::{PgConnection, PgPool};
 
 use crate::error::Result;
+use crate::store::audit::{RawRow, row};
 use crate::store::{AuditFilter, AuditRow};
 use crate::time;
 
@@ -11,12 +12,6 @@ const COLUMNS: &str = "id, ck_ts(at), actor, action, target, details::text, coun
 /// The advisory lock that puts audit appends in a line: each reads the newest link and writes
 /// the next id, so a second writer must wait until the first has committed.
 const APPEND_LOCK: i64 = 0x6368_6b5f_6175_6474; // "chk_audt"
-
-type RawRow = (i64, String, String, String, Option<String>, String, String, String, String);
-
-fn row((id, at, actor, action, target, details, counts, prev_hash, hash): RawRow) -> AuditRow {
-    AuditRow { id, at, actor, action, target, details, counts, prev_hash, hash }
-}
 
 pub(crate) async fn last_link(conn: &mut PgConnection) -> Result<Option<(i64, String)>> {
     // Held until the transaction ends. SQLite gets the same from its single writer.

@@ -1,16 +1,11 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::error::Result;
+use crate::store::audit::{RawRow, row};
 use crate::store::{AuditFilter, AuditRow};
 use crate::time;
 
 const COLUMNS: &str = "id, at, actor, action, target, details, counts, prev_hash, hash";
-
-type RawRow = (i64, String, String, String, Option<String>, String, String, String, String);
-
-fn row((id, at, actor, action, target, details, counts, prev_hash, hash): RawRow) -> AuditRow {
-    AuditRow { id, at, actor, action, target, details, counts, prev_hash, hash }
-}
 
 pub(crate) async fn last_link(conn: &mut SqliteConnection) -> Result<Option<(i64, String)>> {
     Ok(sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetch_optional(conn).await?)
