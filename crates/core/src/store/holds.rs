@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Entity, Store, Tx, postgres, sqlite};
 use crate::domain::Actor;
-use crate::domain::hold::LegalHold;
+use crate::domain::hold::{HoldTarget, LegalHold};
 use crate::error::Result;
 
 impl Tx {
@@ -58,5 +58,38 @@ impl Store {
             Store::Sqlite(pool) => sqlite::holds::list(&mut *pool.acquire().await?, include_released).await,
             Store::Postgres(pool) => postgres::holds::list(&mut *pool.acquire().await?, include_released).await,
         }
+    }
+}
+
+// ---- shared by both engines ----
+
+/// A `legal_holds` row as both engines select it: id, target kind, target's external id, reason,
+/// placed by, created, released, release reason.
+pub(super) type HoldRow = (i64, String, String, String, String, String, Option<String>, Option<String>);
+
+pub(super) fn hold(
+    (id, kind, external_id, reason, placed_by, created_at, released_at, release_reason): HoldRow,
+) -> LegalHold {
+    let target = match kind.as_str() {
+        "user" => HoldTarget::User(external_id),
+        _ => HoldTarget::Conversation(external_id),
+    };
+    LegalHold { id, target, reason, placed_by, created_at, released_at, release_reason }
+}
+
+/// The `legal_holds` column that points at what a hold covers.
+pub(super) fn column(on: Entity) -> &'static str {
+    match on {
+        Entity::Conversation => "conversation_id",
+        Entity::User => "user_id",
+        Entity::Message => unreachable!("holds cover users and conversations"),
+    }
+}
+
+/// The `target_kind` a hold on `on` is stored with.
+pub(super) fn target_kind(on: Entity) -> &'static str {
+    match on {
+        Entity::User => "user",
+        _ => "conversation",
     }
 }

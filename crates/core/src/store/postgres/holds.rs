@@ -2,9 +2,10 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::domain::Actor;
-use crate::domain::hold::{HoldTarget, LegalHold};
+use crate::domain::hold::LegalHold;
 use crate::error::Result;
 use crate::store::Entity;
+use crate::store::holds::{HoldRow, column, hold, target_kind};
 use crate::time::to_db;
 
 /// Every hold with the chat service's id of what it covers.
@@ -12,24 +13,6 @@ use crate::time::to_db;
 const SELECT: &str = "SELECT h.id, h.target_kind, h.target_external_id, h.reason, h.placed_by, ck_ts(h.created_at),
                              ck_ts(h.released_at), h.release_reason
                       FROM legal_holds h";
-
-type Row = (i64, String, String, String, String, String, Option<String>, Option<String>);
-
-fn hold((id, kind, external_id, reason, placed_by, created_at, released_at, release_reason): Row) -> LegalHold {
-    let target = match kind.as_str() {
-        "user" => HoldTarget::User(external_id),
-        _ => HoldTarget::Conversation(external_id),
-    };
-    LegalHold { id, target, reason, placed_by, created_at, released_at, release_reason }
-}
-
-fn column(on: Entity) -> &'static str {
-    match on {
-        Entity::Conversation => "conversation_id",
-        Entity::User => "user_id",
-        Entity::Message => unreachable!("holds cover users and conversations"),
-    }
-}
 
 pub(crate) async fn insert(
     conn: &mut PgConnection,
@@ -40,10 +23,6 @@ pub(crate) async fn insert(
     placed_by: Actor,
     now: DateTime<Utc>,
 ) -> Result<i64> {
-    let kind = match on {
-        Entity::User => "user",
-        _ => "conversation",
-    };
     let sql = format!(
         "INSERT INTO legal_holds ({}, target_kind, target_external_id, reason, placed_by, created_at)
          VALUES ($1, $5, $6, $2, $3, $4::timestamptz) RETURNING id",
@@ -54,7 +33,7 @@ pub(crate) async fn insert(
         .bind(reason)
         .bind(placed_by.as_str())
         .bind(to_db(now))
-        .bind(kind)
+        .bind(target_kind(on))
         .bind(target_external_id)
         .fetch_one(conn)
         .await?)
@@ -72,12 +51,12 @@ pub(crate) async fn active_on(conn: &mut PgConnection, on: Entity, target_id: i6
         .execute(&mut *conn)
         .await?;
     let sql = format!("{SELECT} WHERE h.{} = $1 AND h.released_at IS NULL ORDER BY h.id LIMIT 1", column(on));
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(target_id).fetch_optional(conn).await?;
+    let row: Option<HoldRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(target_id).fetch_optional(conn).await?;
     Ok(row.map(hold))
 }
 
 pub(crate) async fn by_id(conn: &mut PgConnection, id: i64) -> Result<Option<LegalHold>> {
-    let row: Option<Row> =
+    let row: Option<HoldRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE h.id = $1"))).bind(id).fetch_optional(conn).await?;
     Ok(row.map(hold))
 }
@@ -93,7 +72,7 @@ pub(crate) async fn release(conn: &mut PgConnection, id: i64, reason: Option<&st
 }
 
 pub(crate) async fn list(conn: &mut PgConnection, include_released: bool) -> Result<Vec<LegalHold>> {
-    let rows: Vec<Row> =
+    let rows: Vec<HoldRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE $1 OR h.released_at IS NULL ORDER BY h.id DESC")))
             .bind(include_released)
             .fetch_all(conn)
