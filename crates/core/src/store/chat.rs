@@ -119,3 +119,19 @@ impl Tx {
         }
     }
 }
+
+// ---- shared by both engines ----
+
+/// The highest id in use in each table (0 when empty), in [`MaxIds`]'s field order.
+pub(super) const MAX_IDS: &str = "SELECT (SELECT coalesce(max(id), 0) FROM users),
+                (SELECT coalesce(max(id), 0) FROM conversations),
+                (SELECT coalesce(max(id), 0) FROM messages)";
+
+/// The statement that finds a record's id by the chat service's id (`$1`).
+pub(super) fn find_id_sql(kind: Entity) -> &'static str {
+    match kind {
+        Entity::User => "SELECT id FROM users WHERE external_id = $1",
+        Entity::Conversation => "SELECT id FROM conversations WHERE external_id = $1",
+        Entity::Message => "SELECT id FROM messages WHERE external_id = $1",
+    }
+}

@@ -2,18 +2,12 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::domain::chat::{Conversation, Message, MessageRead, Participant, User};
 use crate::error::Result;
-use crate::store::chat::{Entity, Upserted};
+use crate::store::chat::{Entity, MAX_IDS, Upserted, find_id_sql};
 use crate::store::{ChatBatch, MaxIds};
 use crate::time::to_db;
 
 pub(crate) async fn max_ids(conn: &mut SqliteConnection) -> Result<MaxIds> {
-    let (user, conversation, message): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT coalesce(max(id), 0) FROM users),
-                (SELECT coalesce(max(id), 0) FROM conversations),
-                (SELECT coalesce(max(id), 0) FROM messages)",
-    )
-    .fetch_one(conn)
-    .await?;
+    let (user, conversation, message): (i64, i64, i64) = sqlx::query_as(MAX_IDS).fetch_one(conn).await?;
     Ok(MaxIds { user, conversation, message })
 }
 
@@ -132,12 +126,7 @@ pub(crate) async fn find_id(
     kind: Entity,
     external_id: &str,
 ) -> Result<Option<i64>> {
-    let sql = match kind {
-        Entity::User => "SELECT id FROM users WHERE external_id = $1",
-        Entity::Conversation => "SELECT id FROM conversations WHERE external_id = $1",
-        Entity::Message => "SELECT id FROM messages WHERE external_id = $1",
-    };
-    Ok(sqlx::query_scalar(sql).bind(external_id).fetch_optional(conn).await?)
+    Ok(sqlx::query_scalar(find_id_sql(kind)).bind(external_id).fetch_optional(conn).await?)
 }
 
 fn outcome_of_update(rows_affected: u64) -> Upserted {
