@@ -192,3 +192,23 @@ impl Tx {
         in_tx!(self, set_policy(conversation, policy))
     }
 }
+
+// ---- shared by both engines ----
+
+/// A backup (aliased `b`) that is a verified monthly archive with both ends of its range.
+pub(super) const VERIFIED_ARCHIVE: &str =
+    "b.kind = 'archive' AND b.status = 'verified' AND b.range_start IS NOT NULL AND b.range_end IS NOT NULL";
+
+/// True when a verified archive's `[start, end)` holds the instant `column`.
+pub(super) fn in_verified_archive(column: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM backups b WHERE {VERIFIED_ARCHIVE} AND {column} >= b.range_start AND {column} < b.range_end)"
+    )
+}
+
+/// A conversation's (id, external id, title, retention policy).
+pub(super) type LabelRow = (i64, String, Option<String>, Option<String>);
+
+pub(super) fn label((id, external_id, title, policy): LabelRow) -> ConversationLabel {
+    ConversationLabel { id, external_id, title, policy }
+}

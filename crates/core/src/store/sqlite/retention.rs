@@ -6,7 +6,9 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::error::Result;
-use crate::store::retention::{Candidate, ConversationLabel, PolicyCutoff, PurgedMessages};
+use crate::store::retention::{
+    Candidate, ConversationLabel, LabelRow, PolicyCutoff, PurgedMessages, VERIFIED_ARCHIVE, in_verified_archive, label,
+};
 
 /// True when the conversation id in `conv` is under no hold: the chat service's
 /// `legal_hold` flag, an active hold on the conversation, or one on a participant.
@@ -216,17 +218,14 @@ pub(crate) async fn messages_created_between(
 }
 
 pub(crate) async fn conversation_labels(pool: &SqlitePool, ids: &[i64]) -> Result<Vec<ConversationLabel>> {
-    let rows: Vec<(i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+    let rows: Vec<LabelRow> = sqlx::query_as(
         "SELECT id, external_id, title, retention_policy FROM conversations
          WHERE id IN (SELECT value FROM json_each($1))",
     )
     .bind(ids_json(ids))
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, external_id, title, policy)| ConversationLabel { id, external_id, title, policy })
-        .collect())
+    Ok(rows.into_iter().map(label).collect())
 }
 
 /// `[start, end)` of every verified monthly archive, as stored.
@@ -238,19 +237,10 @@ pub(crate) async fn verified_archive_ranges(pool: &SqlitePool) -> Result<Vec<(St
     .await?)
 }
 
-const VERIFIED_ARCHIVE: &str =
-    "b.kind = 'archive' AND b.status = 'verified' AND b.range_start IS NOT NULL AND b.range_end IS NOT NULL";
-
 /// True when a verified archive's range holds the instant `column` (checked inside each purge batch:
 /// an archive that failed verification since the plan stops the purge of its rows).
 fn covered(column: &str, required: bool) -> String {
-    if required {
-        format!(
-            "EXISTS (SELECT 1 FROM backups b WHERE {VERIFIED_ARCHIVE} AND {column} >= b.range_start AND {column} < b.range_end)"
-        )
-    } else {
-        "1".to_string()
-    }
+    if required { in_verified_archive(column) } else { "1".to_string() }
 }
 
 // ---- writes: one batch each, inside the caller's short transaction ----
