@@ -62,3 +62,24 @@ impl Store {
         }
     }
 }
+
+// ---- shared by both engines ----
+
+/// Conversations counted with the expired ones, then the expired ones alone: total, active,
+/// old, expired total, expired active, expired old.
+pub(super) type ConversationFigures = (i64, i64, i64, i64, i64, i64);
+
+/// Live conversations: each figure less its expired part.
+pub(super) fn live_conversations(
+    (total, active, old, expired_total, expired_active, expired_old): ConversationFigures,
+) -> ConversationCounts {
+    ConversationCounts { total: total - expired_total, active: active - expired_active, old: old - expired_old }
+}
+
+/// A range's messages and tokens counted with the expired ones, then the expired ones alone.
+pub(super) type MessageFigures = (i64, i64, i64, i64);
+
+/// Live messages in a range: the counts less their expired part.
+pub(super) fn live_messages((messages, tokens, expired, expired_tokens): MessageFigures) -> MessageTally {
+    MessageTally { messages: messages - expired, tokens: tokens - expired_tokens }
+}

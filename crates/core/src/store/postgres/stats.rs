@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::error::Result;
+use crate::store::stats::{ConversationFigures, MessageFigures, live_conversations, live_messages};
 use crate::store::{ConversationCounts, FileSize, MessageTally, TimeRange};
 use crate::time::{from_db, to_db};
 
@@ -12,7 +13,7 @@ pub(crate) async fn conversation_counts(
 ) -> Result<ConversationCounts> {
     // Every figure counts all conversations from an index, then subtracts the
     // expired ones found through their small partial index.
-    let row: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+    let row: ConversationFigures = sqlx::query_as(
         "SELECT (SELECT count(*) FROM conversations),
                 (SELECT count(*) FROM conversations WHERE last_activity_at >= $1::timestamptz),
                 (SELECT count(*) FROM conversations WHERE last_activity_at < $2::timestamptz)
@@ -28,8 +29,7 @@ pub(crate) async fn conversation_counts(
     .bind(to_db(old_before))
     .fetch_one(pool)
     .await?;
-    let (total, active, old, expired_total, expired_active, expired_old) = row;
-    Ok(ConversationCounts { total: total - expired_total, active: active - expired_active, old: old - expired_old })
+    Ok(live_conversations(row))
 }
 
 pub(crate) async fn message_tallies(pool: &PgPool, ranges: &[TimeRange]) -> Result<Vec<MessageTally>> {
@@ -40,7 +40,7 @@ pub(crate) async fn message_tallies(pool: &PgPool, ranges: &[TimeRange]) -> Resu
     let ends: Vec<String> = ranges.iter().map(|(_, end)| to_db(*end)).collect();
     // Every range in one statement. All messages come from the covering index on created_at
     // (tokens included), minus the expired ones from their partial index.
-    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<MessageFigures> = sqlx::query_as(
         "SELECT everything.n, everything.tokens, expired.n, expired.tokens
          FROM unnest($1::text[]::timestamptz[], $2::text[]::timestamptz[]) WITH ORDINALITY AS r(s, e, i)
          CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(tokens_used), 0)::bigint AS tokens
@@ -54,13 +54,7 @@ pub(crate) async fn message_tallies(pool: &PgPool, ranges: &[TimeRange]) -> Resu
     .bind(ends)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(messages, tokens, expired, expired_tokens)| MessageTally {
-            messages: messages - expired,
-            tokens: tokens - expired_tokens,
-        })
-        .collect())
+    Ok(rows.into_iter().map(live_messages).collect())
 }
 
 pub(crate) async fn message_time_bounds(pool: &PgPool) -> Result<Option<TimeRange>> {

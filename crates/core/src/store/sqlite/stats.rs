@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
 use crate::error::Result;
+use crate::store::stats::{ConversationFigures, MessageFigures, live_conversations, live_messages};
 use crate::store::{ConversationCounts, FileSize, MessageTally, TimeRange};
 use crate::time::{from_db, to_db};
 
@@ -12,7 +13,7 @@ pub(crate) async fn conversation_counts(
 ) -> Result<ConversationCounts> {
     // Every figure counts all conversations from an index, then subtracts the
     // expired ones found through their small partial index.
-    let row: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+    let row: ConversationFigures = sqlx::query_as(
         "SELECT (SELECT count(*) FROM conversations),
                 (SELECT count(*) FROM conversations WHERE last_activity_at >= $1),
                 (SELECT count(*) FROM conversations WHERE last_activity_at < $2)
@@ -26,8 +27,7 @@ pub(crate) async fn conversation_counts(
     .bind(to_db(old_before))
     .fetch_one(pool)
     .await?;
-    let (total, active, old, expired_total, expired_active, expired_old) = row;
-    Ok(ConversationCounts { total: total - expired_total, active: active - expired_active, old: old - expired_old })
+    Ok(live_conversations(row))
 }
 
 pub(crate) async fn message_tallies(pool: &SqlitePool, ranges: &[TimeRange]) -> Result<Vec<MessageTally>> {
@@ -45,7 +45,7 @@ async fn tallies_on_one_connection(pool: &SqlitePool, ranges: &[TimeRange]) -> R
     let mut tallies = Vec::with_capacity(ranges.len());
     for (start, end) in ranges {
         // All messages from the covering index, minus the expired ones from their partial index.
-        let (messages, tokens, expired, expired_tokens): (i64, i64, i64, i64) = sqlx::query_as(
+        let row: MessageFigures = sqlx::query_as(
             "SELECT everything.n, everything.tokens, expired.n, expired.tokens
              FROM (SELECT count(*) AS n, coalesce(sum(tokens_used), 0) AS tokens
                    FROM messages INDEXED BY messages_created
@@ -58,7 +58,7 @@ async fn tallies_on_one_connection(pool: &SqlitePool, ranges: &[TimeRange]) -> R
         .bind(to_db(*end))
         .fetch_one(&mut *conn)
         .await?;
-        tallies.push(MessageTally { messages: messages - expired, tokens: tokens - expired_tokens });
+        tallies.push(live_messages(row));
     }
     Ok(tallies)
 }
