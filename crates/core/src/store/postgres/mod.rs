@@ -34,6 +34,9 @@ pub(super) fn from_json<T: serde::de::DeserializeOwned>(json: &str, what: &str) 
     serde_json::from_str(json).map_err(|e| Error::invalid(format!("unexpected {what} from PostgreSQL: {e}")))
 }
 
+/// How long a server may take to answer the first connection before chatkeep says it cannot reach it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// Connects to the server a URL names, creating the database if the server has
@@ -64,10 +67,15 @@ async fn create_database_if_missing(url: &DatabaseUrl, options: &PgConnectOption
     let Some(name) = options.get_database().map(str::to_owned) else {
         return Ok(());
     };
-    // Ask the server's maintenance database; if even that is out of reach, the
-    // real connection below reports why.
-    let Ok(mut admin) = options.clone().database("postgres").connect().await else {
-        return Ok(());
+    // Ask the server's maintenance database. A server that does not answer is said at
+    // once (the pool below would retry until its acquire timeout); any other refusal
+    // (no access to that database, say) is left to the real connection to report.
+    let admin = tokio::time::timeout(CONNECT_TIMEOUT, options.clone().database("postgres").connect()).await;
+    let mut admin = match admin {
+        Ok(Ok(admin)) => admin,
+        Ok(Err(source @ sqlx::Error::Io(_))) => return Err(open_error(url, source)),
+        Err(_) => return Err(open_error(url, sqlx::Error::PoolTimedOut)),
+        Ok(Err(_)) => return Ok(()),
     };
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
         .bind(&name)
