@@ -117,7 +117,7 @@ async fn main() -> Result<()> {
     let writer = Writer::start(&bare).await?;
     let mut conn = connect(&bare).await?;
     let started = Instant::now();
-    let mut tx = conn.begin().await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?; // Deferred, it could lose the upgrade to the writer.
     sqlx::query("DELETE FROM message_reads WHERE message_id IN (SELECT id FROM messages WHERE expired_at IS NOT NULL)")
         .execute(&mut *tx)
         .await?;
