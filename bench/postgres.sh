@@ -40,7 +40,7 @@ for run in $(seq "$runs"); do
   measure "run $run chatkeep backup snapshot (pg_dump -Fc, zstd, verify)" "$bin" backup snapshot
   ours=$last
   measure "run $run peer pg_dump -Fc" pg_dump -Fc -f "$work/peer.dump" "$db_url"
-  echo "  ratio $(ratio "$ours" "$last"); sizes: chatkeep $(du -m "$work/backups"/snapshot-* | tail -1 | cut -f1) MiB, peer $(du -m "$work/peer.dump" | cut -f1) MiB"
+  echo "  ratio $(ratio "$ours" "$last"); sizes: chatkeep $(du -m "$work/backups"/chatkeep-snapshot-* | tail -1 | cut -f1) MiB, peer $(du -m "$work/peer.dump" | cut -f1) MiB"
   rm -f "$work/peer.dump"
 done
 

@@ -21,7 +21,7 @@ use crate::domain::Actor;
 use crate::domain::chat::ConversationKind;
 use crate::error::{Error, Result};
 use crate::ops::{Cancel, Progress};
-use crate::store::export::{ExportConversation, ExportMessage, ExportScope};
+use crate::store::export::{ExportConversation, ExportMessage, ExportScope, MessagePage};
 use crate::store::{Entity, Store};
 use crate::time::{parse_date_or_instant, start_of_day, to_db};
 
@@ -302,8 +302,8 @@ fn pages(conversations: &[(i64, i64)]) -> Vec<Vec<i64>> {
 #[derive(Default)]
 struct Page {
     rows: Vec<ExportConversation>,
-    /// The page's messages as JSON, read in the writer (strings borrow from it).
-    messages: String,
+    /// The page's messages, read in the writer (strings borrow from it).
+    messages: MessagePage,
     records: String,
     /// Messages the page covers (for progress).
     size: u64,
@@ -388,7 +388,7 @@ async fn write_all(
                     return Ok(false);
                 }
                 if plan.include_messages {
-                    let messages = ExportMessage::page(&page.messages)?;
+                    let messages = page.messages.messages()?;
                     for m in &messages {
                         let local = local_time(&m.created_at, tz);
                         let tokens = m.tokens_used.to_string();
@@ -460,7 +460,7 @@ async fn write_all(
                     return Ok(false);
                 }
                 let rows = &page.rows;
-                let messages = if plan.include_messages { ExportMessage::page(&page.messages)? } else { Vec::new() };
+                let messages = if plan.include_messages { page.messages.messages()? } else { Vec::new() };
                 let mut next = 0;
                 for c in rows {
                     let start = next;
@@ -523,7 +523,7 @@ async fn write_all(
                 if cancel.is_cancelled() {
                     return Ok(false);
                 }
-                let messages = if plan.include_messages { ExportMessage::page(&page.messages)? } else { Vec::new() };
+                let messages = if plan.include_messages { page.messages.messages()? } else { Vec::new() };
                 let mut next = 0;
                 for c in &page.rows {
                     if first {

@@ -1,8 +1,7 @@
 //! The reads an export makes, on PostgreSQL. The shapes match SQLite's exactly, so an export
 //! of the same data is the same file on either engine:
 //!
-//! - a page of messages comes back as rows and is written here as the JSON text the seam
-//!   carries (parsed on the other side, so only its values matter);
+//! - a page of messages comes back as typed rows;
 //! - conversation figures come back as rows;
 //! - JSONL lines are written here, key by key in SQLite's `json_object` order, because
 //!   PostgreSQL's `json_build_object` puts spaces around `:` and `jsonb` keeps no key order:
@@ -21,7 +20,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
 
 use crate::error::{Error, Result};
-use crate::store::export::{ExportConversation, ExportScope};
+use crate::store::export::{ExportConversation, ExportScope, MessageRow};
 
 /// The parameters every export query takes, bound in this order whether the SQL uses them or not:
 /// $1 from, $2 to, $3 conversation ids, $4 participant, $5 kinds, $6 the page's conversation ids.
@@ -92,48 +91,14 @@ fn page_messages(scope: &ExportScope, joins: &str) -> String {
     )
 }
 
-/// (conversation id, conversation, title, kind, message, created_at, sender, sender name, role,
-/// message kind, body, tokens, reply to, pinned, expired_at): `ExportMessage`'s fields in order.
-type MessageRow = (
-    i64,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-    i64,
-    Option<String>,
-    bool,
-    Option<String>,
-);
-
-pub(crate) async fn messages(pool: &PgPool, scope: &ExportScope, page: &[i64]) -> Result<String> {
-    // Rows, written here as one JSON array of arrays (the shape `ExportMessage::page` reads):
-    // building the page with `json_agg(json_build_array(...))` costs the server about three
-    // times as long as sending the rows.
+pub(crate) async fn messages(pool: &PgPool, scope: &ExportScope, page: &[i64]) -> Result<Vec<MessageRow>> {
     let sql = format!(
         "SELECT c.id, c.external_id, c.title, c.kind, m.external_id, ck_ts(m.created_at), s.external_id,
                 s.display_name, m.role, m.kind, m.body, m.tokens_used, r.external_id, m.pinned, ck_ts(m.expired_at)
          FROM {} ORDER BY m.conversation_id, m.created_at, m.id",
         page_messages(scope, "LEFT JOIN users s ON s.id = m.sender_id LEFT JOIN messages r ON r.id = m.reply_to_id")
     );
-    let rows: Vec<MessageRow> = Bound::new(scope, page)?.rows(&sql).fetch_all(pool).await?;
-    let mut json = Vec::with_capacity(rows.iter().map(|r| 120 + r.10.as_ref().map_or(0, String::len)).sum());
-    json.push(b'[');
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            json.push(b',');
-        }
-        serde_json::to_writer(&mut json, row)
-            .map_err(|e| Error::invalid(format!("cannot write an export page: {e}")))?;
-    }
-    json.push(b']');
-    String::from_utf8(json).map_err(|e| Error::invalid(format!("cannot write an export page: {e}")))
+    Ok(Bound::new(scope, page)?.rows(&sql).fetch_all(pool).await?)
 }
 
 type ConversationRow = (
