@@ -56,6 +56,9 @@ pub struct ExportMessage<'a> {
     pub expired_at: Option<Cow<'a, str>>,
 }
 
+/// What the receiver of a streamed page answers, once it has the page: whether to go on.
+pub type PageSent = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
 /// A page of messages as an engine returns it: SQLite builds the page as one JSON value
 /// in SQL (one value to step over instead of a row per message); PostgreSQL's rows come
 /// over its protocol already typed, and turning them into JSON here only to parse them
@@ -99,6 +102,15 @@ impl std::fmt::Debug for MessagePage {
 }
 
 impl MessagePage {
+    /// How many messages the page holds, without reading a JSON page.
+    pub fn rows(&self) -> Option<usize> {
+        match self {
+            MessagePage::Rows(rows) => Some(rows.len()),
+            MessagePage::Empty => Some(0),
+            MessagePage::Json(_) => None,
+        }
+    }
+
     /// The page's messages in order; strings borrow from the page.
     pub fn messages(&self) -> crate::error::Result<Vec<ExportMessage<'_>>> {
         match self {
@@ -169,6 +181,30 @@ impl Store {
                 postgres::export::messages(pool, scope, conversations).await.map(MessagePage::Rows)
             }
         }
+    }
+
+    /// Every message in scope in (conversation, created_at) order, handed to `page` about
+    /// `rows` at a time, from one streamed query; `page` returns false to stop. PostgreSQL
+    /// only ([`Store::streams_exports`]): SQLite reads a page per query with [`Store::export_messages`].
+    pub async fn export_message_stream(
+        &self,
+        scope: &ExportScope,
+        rows: usize,
+        mut page: impl FnMut(MessagePage) -> PageSent,
+    ) -> Result<()> {
+        match self {
+            Store::Postgres(pool) => {
+                postgres::export::stream_messages(pool, scope, rows, |batch| page(MessagePage::Rows(batch))).await
+            }
+            Store::Sqlite(_) => Err(crate::error::Error::invalid("streamed exports are read per page on SQLite")),
+        }
+    }
+
+    /// True when [`Store::export_message_stream`] is the faster way to read a CSV export's
+    /// messages: on PostgreSQL one sorted query costs the server far less than a query per
+    /// page; SQLite, in-process, reads a page per query as fast.
+    pub fn streams_exports(&self) -> bool {
+        matches!(self, Store::Postgres(_))
     }
 
     /// These conversations, with their participants and figures inside the range.

@@ -322,6 +322,21 @@ fn prefetch(
     let scope = plan.scope.clone();
     let (format, include_messages) = (plan.format, plan.include_messages);
     tokio::spawn(async move {
+        if format == Format::Csv && include_messages && store.streams_exports() {
+            let streamed = store
+                .export_message_stream(&scope, PAGE_MESSAGES as usize, |messages| {
+                    let send = send.clone();
+                    Box::pin(async move {
+                        let size = messages.rows().unwrap_or(0) as u64;
+                        send.send(Ok(Page { size, messages, ..Page::default() })).await.is_ok()
+                    })
+                })
+                .await;
+            if let Err(e) = streamed {
+                let _ = send.send(Err(e)).await;
+            }
+            return;
+        }
         for (ids, size) in pages.into_iter().zip(sizes) {
             let page = async {
                 let mut page = Page { size, ..Page::default() };
