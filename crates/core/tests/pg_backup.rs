@@ -155,12 +155,7 @@ async fn a_pg_dump_snapshot_verifies_and_restores_into_a_new_database_with_the_s
     assert!(verified.ok, "{:?}", verified.problems);
     assert_eq!(verified.row_counts["messages"], 2_000);
     assert_eq!(verified.row_counts["message_reads"], counts["message_reads"].as_u64().unwrap());
-    let scratch: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'chatkeep\\_verify\\_%'")
-            .fetch_one(&mut db.raw().await)
-            .await
-            .unwrap();
-    assert_eq!(scratch, 0, "no scratch database is left behind");
+    assert_eq!(own_scratch(&db, "verify").await, 0, "no scratch database is left behind");
 
     // Restore into a new database: the same rows, table by table, and it takes new rows.
     let target = PgDb::new("pg_snapshot_target").await.unwrap();
@@ -177,12 +172,7 @@ async fn a_pg_dump_snapshot_verifies_and_restores_into_a_new_database_with_the_s
     let restored = Store::open(&target.url).await.expect("the restored database opens as a chatkeep database");
     assert_eq!(restored.applied_migrations().await.unwrap(), store.applied_migrations().await.unwrap());
     restored.close().await;
-    let staging: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'chatkeep\\_restore\\_%'")
-            .fetch_one(&mut db.raw().await)
-            .await
-            .unwrap();
-    assert_eq!(staging, 0, "the restore's scratch database took the new name");
+    assert_eq!(own_scratch(&db, "restore").await, 0, "the restore's scratch database took the new name");
 
     // Never over a database that holds anything, never over the live one, never into a file.
     let err = b.restore_to_database(row.id, &target.url, Actor::Cli, &NoProgress).await.unwrap_err();
@@ -207,6 +197,55 @@ async fn a_pg_dump_snapshot_verifies_and_restores_into_a_new_database_with_the_s
         .await
         .unwrap();
     assert_eq!(audit, 2, "each restore is in the audit log");
+    store.close().await;
+}
+
+/// Scratch databases of this test process on the server (other tests run beside it).
+async fn own_scratch(db: &PgDb, purpose: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname ~ $1")
+        .bind(format!("^chatkeep_{purpose}_[0-9]+_{}_", std::process::id()))
+        .fetch_one(&mut db.raw().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn scratch_databases_an_interrupted_verify_left_are_dropped_by_the_next_one() {
+    let Some((db, store)) = seeded_postgres("pg_scratch_sweep").await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path());
+    let clock = clock();
+    let b = backups(&store, &settings, &clock);
+    let row = b.snapshot(true, Actor::Cli, &NoProgress, &Cancel::new()).await.unwrap();
+
+    // As a chatkeep killed two days ago in mid-verify and mid-restore would leave them, and one made a moment ago.
+    let now = chrono::Utc::now().timestamp();
+    let pid = std::process::id();
+    let abandoned = [
+        format!("chatkeep_verify_{}_{pid}_0badc0de", now - 172_800),
+        format!("chatkeep_restore_{}_{pid}_0badc0de", now - 172_800),
+    ];
+    let recent = format!("chatkeep_verify_{}_{pid}_00c0ffee", now - 60);
+    let exists = async |name: &str| -> bool {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut db.raw().await)
+            .await
+            .unwrap()
+    };
+    for name in abandoned.iter().chain([&recent]) {
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut db.raw().await)
+            .await
+            .unwrap();
+    }
+
+    assert!(b.verify(row.id, Actor::Cli).await.unwrap().ok);
+    for name in &abandoned {
+        assert!(!exists(name).await, "{name} is dropped: it held a copy of the chat data");
+    }
+    assert!(exists(&recent).await, "a scratch database made a minute ago may still be in use and stays");
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{recent}\""))).execute(&mut db.raw().await).await.unwrap();
     store.close().await;
 }
 

@@ -506,9 +506,50 @@ fn compare(manifest: &Manifest, found: &BTreeMap<String, Fingerprint>) -> Result
     Ok(found.iter().map(|(table, f)| (table.clone(), f.rows)).collect())
 }
 
-/// A database name of chatkeep's own for scratch work (`chatkeep_verify_4242_9f3a01c2`).
+/// A database name of chatkeep's own for scratch work, stamped with when it was made and by
+/// which process (`chatkeep_verify_1796083200_4242_9f3a01c2`).
 fn scratch_name(purpose: &str) -> String {
-    format!("chatkeep_{purpose}_{}_{:08x}", std::process::id(), rand::random::<u32>())
+    format!("chatkeep_{purpose}_{}_{}_{:08x}", unix_now(), std::process::id(), rand::random::<u32>())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// When a scratch database was made, from its name; `None` for any other name.
+fn scratch_made(name: &str) -> Option<i64> {
+    let rest = name.strip_prefix("chatkeep_verify_").or_else(|| name.strip_prefix("chatkeep_restore_"))?;
+    let mut parts = rest.split('_');
+    let made = parts.next()?.parse().ok()?;
+    let (pid, random) = (parts.next()?, parts.next()?);
+    let valid = pid.parse::<u32>().is_ok() && random.len() == 8 && parts.next().is_none();
+    valid.then_some(made)
+}
+
+/// A scratch database older than this, with nobody connected, was left by a chatkeep
+/// process that was killed in mid-verify or mid-restore.
+const SCRATCH_ABANDONED_AFTER_SECS: i64 = 24 * 60 * 60;
+
+/// Drops the scratch databases interrupted verifies and restores left on this server: each is
+/// a full copy of the chat data, people erased since included, so none may linger.
+async fn sweep_abandoned(conn: &mut PgConnection, server_major: u32) -> Result<Vec<String>> {
+    let idle: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database d
+         WHERE (datname LIKE 'chatkeep\\_verify\\_%' OR datname LIKE 'chatkeep\\_restore\\_%')
+           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let now = unix_now();
+    let mut dropped = Vec::new();
+    for name in idle {
+        if scratch_made(&name).is_some_and(|made| now - made > SCRATCH_ABANDONED_AFTER_SECS) {
+            drop_database(conn, &name, server_major).await;
+            tracing::warn!(database = %name, "dropped a scratch database an interrupted verify or restore left behind");
+            dropped.push(name);
+        }
+    }
+    Ok(dropped)
 }
 
 fn is_code(error: &sqlx::Error, code: &str) -> bool {
@@ -542,6 +583,7 @@ pub(crate) async fn check_in_scratch(pool: &PgPool, dump: &Path, manifest: &Mani
     let mut admin = pool.acquire().await?;
     let server = server_major(&mut *admin).await?;
     let tools = locate_for_restore(server, manifest).await?;
+    sweep_abandoned(&mut admin, server).await?;
     let name = scratch_name("verify");
     create_database(&mut admin, &name, "checking a PostgreSQL snapshot (it is restored into a scratch database)")
         .await?;
@@ -655,6 +697,7 @@ impl NewDatabase {
     /// [`finish`](Self::finish) or [`abandon`](Self::abandon).
     pub(crate) async fn begin(&mut self) -> Result<()> {
         if !self.exists {
+            sweep_abandoned(&mut self.admin, self.server_major).await?;
             let work = scratch_name("restore");
             create_database(&mut self.admin, &work, "restoring into a new database").await?;
             self.work = Some(work);
@@ -744,5 +787,28 @@ impl NewDatabase {
             }
         }
         let _ = self.admin.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_names_carry_when_they_were_made_and_nothing_else_is_taken_for_one() {
+        let name = scratch_name("verify");
+        let made = scratch_made(&name).expect("a scratch name is recognised");
+        assert!((unix_now() - made).abs() < 5, "{name}");
+        assert_eq!(scratch_made("chatkeep_restore_1700000000_42_9f3a01c2"), Some(1_700_000_000));
+        // A user's database that merely looks alike, and names from before the stamp, are never swept.
+        for other in [
+            "chatkeep_verify_42_9f3a01c2",
+            "chatkeep_verify_1700000000_42_9f3a01c2_copy",
+            "chatkeep_restore_1700000000_x_9f3a01c2",
+            "chatkeep_production",
+            "chatkeep_verify_",
+        ] {
+            assert_eq!(scratch_made(other), None, "{other}");
+        }
     }
 }
