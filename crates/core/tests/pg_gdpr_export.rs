@@ -458,7 +458,10 @@ async fn the_same_data_exports_to_the_same_bytes_on_both_engines() {
     filtered.kinds = vec!["group".into(), "direct".into()];
     cases.push(("ana.json", filtered.clone()));
     filtered.format = "jsonl".into();
-    cases.push(("ana.jsonl", filtered));
+    cases.push(("ana.jsonl", filtered.clone()));
+    // CSV reads PostgreSQL's messages from one streamed query: every filter goes into it too.
+    filtered.format = "csv".into();
+    cases.push(("ana.csv", filtered));
     let mut bot = export_request("pdf", year.0, year.1);
     bot.conversations = vec!["c-bot".into()];
     cases.push(("bot.pdf", bot));
