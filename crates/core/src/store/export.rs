@@ -1,6 +1,7 @@
 //! The reads an export makes: which conversations are in scope, and their
-//! rows in pages, in (conversation, created_at) order, built by the engine as
-//! one JSON value per page so that a million rows cross cheaply.
+//! rows in pages, in (conversation, created_at) order. SQLite builds each page
+//! as one JSON value, so that a million rows cross cheaply; PostgreSQL's rows
+//! arrive typed (see [`MessagePage`]).
 
 use std::borrow::Cow;
 
@@ -23,8 +24,8 @@ pub struct ExportScope {
     pub include_expired: bool,
 }
 
-/// One message with its conversation's columns, as the engine returns it
-/// (as a JSON array in this field order: keys would double the text to parse).
+/// One message with its conversation's columns (from SQLite as a JSON array in this
+/// field order: keys would double the text to parse; from PostgreSQL as a [`MessageRow`]).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ExportMessage<'a> {
     pub conversation_id: i64,

@@ -532,7 +532,7 @@ const SCRATCH_ABANDONED_AFTER_SECS: i64 = 24 * 60 * 60;
 
 /// Drops the scratch databases interrupted verifies and restores left on this server: each is
 /// a full copy of the chat data, people erased since included, so none may linger.
-async fn sweep_abandoned(conn: &mut PgConnection, server_major: u32) -> Result<Vec<String>> {
+async fn sweep_abandoned(conn: &mut PgConnection) -> Result<Vec<String>> {
     let idle: Vec<String> = sqlx::query_scalar(
         "SELECT datname::text FROM pg_database d
          WHERE (datname LIKE 'chatkeep\\_verify\\_%' OR datname LIKE 'chatkeep\\_restore\\_%')
@@ -544,12 +544,25 @@ async fn sweep_abandoned(conn: &mut PgConnection, server_major: u32) -> Result<V
     let mut dropped = Vec::new();
     for name in idle {
         if scratch_made(&name).is_some_and(|made| now - made > SCRATCH_ABANDONED_AFTER_SECS) {
-            drop_database(conn, &name, server_major).await;
-            tracing::warn!(database = %name, "dropped a scratch database an interrupted verify or restore left behind");
-            dropped.push(name);
+            // No FORCE: should anyone have connected since the check above, the drop refuses.
+            let sql = format!("DROP DATABASE IF EXISTS {}", quote(&name));
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await {
+                Ok(_) => {
+                    tracing::warn!(database = %name, "dropped a scratch database an interrupted verify or restore left behind");
+                    dropped.push(name);
+                }
+                Err(e) => tracing::warn!(database = %name, error = %e, "could not drop an abandoned scratch database"),
+            }
         }
     }
     Ok(dropped)
+}
+
+/// [`sweep_abandoned`] as housekeeping: a failure is logged and never fails the verify or restore.
+async fn sweep(conn: &mut PgConnection) {
+    if let Err(e) = sweep_abandoned(conn).await {
+        tracing::warn!(error = %e, "could not look for abandoned scratch databases");
+    }
 }
 
 fn is_code(error: &sqlx::Error, code: &str) -> bool {
@@ -583,7 +596,7 @@ pub(crate) async fn check_in_scratch(pool: &PgPool, dump: &Path, manifest: &Mani
     let mut admin = pool.acquire().await?;
     let server = server_major(&mut *admin).await?;
     let tools = locate_for_restore(server, manifest).await?;
-    sweep_abandoned(&mut admin, server).await?;
+    sweep(&mut admin).await;
     let name = scratch_name("verify");
     create_database(&mut admin, &name, "checking a PostgreSQL snapshot (it is restored into a scratch database)")
         .await?;
@@ -697,7 +710,7 @@ impl NewDatabase {
     /// [`finish`](Self::finish) or [`abandon`](Self::abandon).
     pub(crate) async fn begin(&mut self) -> Result<()> {
         if !self.exists {
-            sweep_abandoned(&mut self.admin, self.server_major).await?;
+            sweep(&mut self.admin).await;
             let work = scratch_name("restore");
             create_database(&mut self.admin, &work, "restoring into a new database").await?;
             self.work = Some(work);
