@@ -48,7 +48,40 @@ pub struct ManifestFile {
     pub checksums: BTreeMap<String, String>,
 }
 
+/// What a whole-database snapshot's manifest says besides its one file.
+#[derive(Debug)]
+pub(crate) struct SnapshotFacts {
+    pub manual: bool,
+    pub engine: &'static str,
+    pub created_at: String,
+    pub timezone: String,
+    pub erasure_ledger_position: i64,
+    pub excluded_tables: Vec<String>,
+    pub dump_tool: Option<String>,
+}
+
 impl Manifest {
+    /// A snapshot's manifest (either engine): everything up to `created_at`, in one file.
+    pub(crate) fn snapshot(facts: SnapshotFacts, file: ManifestFile) -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            kind: "snapshot".into(),
+            manual: facts.manual,
+            engine: facts.engine.into(),
+            app_version: crate::VERSION.into(),
+            range_end: Some(facts.created_at.clone()),
+            created_at: facts.created_at,
+            timezone: facts.timezone,
+            range_start: None,
+            month: None,
+            erasure_ledger_position: facts.erasure_ledger_position,
+            excluded_tables: facts.excluded_tables,
+            dump_tool: facts.dump_tool,
+            files: vec![file],
+        }
+    }
+
     pub fn row_counts(&self) -> BTreeMap<String, u64> {
         let mut all = BTreeMap::new();
         for file in &self.files {

@@ -25,6 +25,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 pub use container::HashingWriter;
+use manifest::SnapshotFacts;
 pub use manifest::{Manifest, ManifestFile};
 /// The environment variable naming the folder of `pg_dump` and `pg_restore`.
 pub use pg_dump::TOOLS_ENV as PG_TOOLS_ENV;
@@ -260,19 +261,9 @@ impl<'a> Backups<'a> {
         let live = self.store.database_file().ok_or_else(|| {
             Error::invalid("this database has no file to snapshot (an in-memory database); use a sqlite:// file")
         })?;
-        let now = crate::time::truncate_to_millis(self.clock.now());
-        let name = self.unused_name(Kind::Snapshot, &now.format("%Y%m%dT%H%M%SZ").to_string()).await?;
-        let new = NewBackup {
-            kind: "snapshot",
-            manual,
-            range_start: None,
-            range_end: Some(&to_db(now)),
-            year: None,
-            month: None,
-            file_name: &name,
-            encrypted: self.encrypting(),
-            created_at: &to_db(now),
-        };
+        let (now, name) = self.snapshot_name().await?;
+        let at = to_db(now);
+        let new = self.snapshot_row(manual, &name, &at);
         let exclude = self.settings.exclude_tables.clone();
         let tz = self.tz;
         self.create(new, actor, progress, cancel, move |scratch: PathBuf, ledger: i64| -> Producing {
@@ -287,33 +278,44 @@ impl<'a> Backups<'a> {
                 });
                 let rows = rows?;
                 let (sha256, bytes) = hashed.map_err(|e| Error::io("cannot read the snapshot copy", e))?;
-                let manifest = Manifest {
-                    format: manifest::FORMAT.into(),
-                    format_version: manifest::FORMAT_VERSION,
-                    kind: "snapshot".into(),
+                let facts = SnapshotFacts {
                     manual,
-                    engine: "sqlite".into(),
-                    app_version: crate::VERSION.into(),
+                    engine: "sqlite",
                     created_at: to_db(now),
                     timezone: tz.name().into(),
-                    range_start: None,
-                    range_end: Some(to_db(now)),
-                    month: None,
                     erasure_ledger_position: ledger,
                     excluded_tables: exclude.clone(),
                     dump_tool: None,
-                    files: vec![ManifestFile {
-                        name: SNAPSHOT_ENTRY.into(),
-                        bytes,
-                        sha256,
-                        rows,
-                        checksums: BTreeMap::new(),
-                    }],
                 };
+                let file =
+                    ManifestFile { name: SNAPSHOT_ENTRY.into(), bytes, sha256, rows, checksums: BTreeMap::new() };
+                let manifest = Manifest::snapshot(facts, file);
                 Ok(Produced { manifest, files: vec![(SNAPSHOT_ENTRY.to_string(), copy.clone())], check: Some(copy) })
             }))
         })
         .await
+    }
+
+    /// When a snapshot is taken (to the millisecond) and the file name it gets.
+    async fn snapshot_name(&self) -> Result<(DateTime<Utc>, String)> {
+        let now = crate::time::truncate_to_millis(self.clock.now());
+        let name = self.unused_name(Kind::Snapshot, &now.format("%Y%m%dT%H%M%SZ").to_string()).await?;
+        Ok((now, name))
+    }
+
+    /// A snapshot's catalog row: everything up to `at`.
+    fn snapshot_row<'n>(&self, manual: bool, name: &'n str, at: &'n str) -> NewBackup<'n> {
+        NewBackup {
+            kind: "snapshot",
+            manual,
+            range_start: None,
+            range_end: Some(at),
+            year: None,
+            month: None,
+            file_name: name,
+            encrypted: self.encrypting(),
+            created_at: at,
+        }
     }
 
     /// A PostgreSQL snapshot: `pg_dump` (custom format) inside a snapshot whose rows are
@@ -330,19 +332,9 @@ impl<'a> Backups<'a> {
         let server = pg_dump::server_major(pool).await?;
         let tools =
             pg_dump::locate_async(pg_dump::Tool::Dump, server, format!("the PostgreSQL {server} server")).await?;
-        let now = crate::time::truncate_to_millis(self.clock.now());
-        let name = self.unused_name(Kind::Snapshot, &now.format("%Y%m%dT%H%M%SZ").to_string()).await?;
-        let new = NewBackup {
-            kind: "snapshot",
-            manual,
-            range_start: None,
-            range_end: Some(&to_db(now)),
-            year: None,
-            month: None,
-            file_name: &name,
-            encrypted: self.encrypting(),
-            created_at: &to_db(now),
-        };
+        let (now, name) = self.snapshot_name().await?;
+        let at = to_db(now);
+        let new = self.snapshot_row(manual, &name, &at);
         let (pool, exclude, tz, stop) = (pool.clone(), self.settings.exclude_tables.clone(), self.tz, cancel.clone());
         self.create(new, actor, progress, cancel, move |scratch: PathBuf, ledger: i64| -> Producing {
             Box::pin(async move {
@@ -351,29 +343,23 @@ impl<'a> Backups<'a> {
                 let (sha256, bytes) =
                     blocking(move || container::hash_file(&path).map_err(|e| Error::io("cannot read the dump", e)))
                         .await?;
-                let manifest = Manifest {
-                    format: manifest::FORMAT.into(),
-                    format_version: manifest::FORMAT_VERSION,
-                    kind: "snapshot".into(),
+                let facts = SnapshotFacts {
                     manual,
-                    engine: "postgres".into(),
-                    app_version: crate::VERSION.into(),
+                    engine: "postgres",
                     created_at: to_db(now),
                     timezone: tz.name().into(),
-                    range_start: None,
-                    range_end: Some(to_db(now)),
-                    month: None,
                     erasure_ledger_position: ledger,
                     excluded_tables: exclude.clone(),
                     dump_tool: Some(tools.version.clone()),
-                    files: vec![ManifestFile {
-                        name: pg_dump::ENTRY.into(),
-                        bytes,
-                        sha256,
-                        rows: dumped.tables.iter().map(|(t, f)| (t.clone(), f.rows)).collect(),
-                        checksums: dumped.tables.iter().map(|(t, f)| (t.clone(), f.checksum.clone())).collect(),
-                    }],
                 };
+                let file = ManifestFile {
+                    name: pg_dump::ENTRY.into(),
+                    bytes,
+                    sha256,
+                    rows: dumped.tables.iter().map(|(t, f)| (t.clone(), f.rows)).collect(),
+                    checksums: dumped.tables.iter().map(|(t, f)| (t.clone(), f.checksum.clone())).collect(),
+                };
+                let manifest = Manifest::snapshot(facts, file);
                 Ok(Produced { manifest, files: vec![(pg_dump::ENTRY.to_string(), dumped.path)], check: None })
             })
         })
