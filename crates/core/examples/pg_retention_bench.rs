@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration as StdDuration, Instant};
 
-use chatkeep_core::config::{DatabaseUrl, RetentionSettings};
+use chatkeep_core::config::DatabaseUrl;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::events::NoEvents;
 use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
@@ -28,7 +28,9 @@ use chatkeep_core::{FixedClock, Store};
 use chrono::{Duration, TimeZone, Utc};
 use sqlx::{Connection, PgConnection};
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+mod common;
+
+use common::{Latency, Result, Samples};
 
 const SEEDED: &str = "chatkeep_bench_seeded";
 
@@ -83,17 +85,7 @@ async fn main() -> Result<()> {
     // chatkeep: expire, then purge.
     let ours = copy(&mut server, SEEDED, "chatkeep_bench_ours").await?;
     let store = Store::open(&DatabaseUrl::Postgres(url_of(&ours))).await?;
-    let settings = RetentionSettings {
-        default_days: days,
-        auto_delete_enabled: true,
-        grace_period_days: 0,
-        batch_size,
-        require_verified_backup: false,
-        archive_after_days: 36_500,
-        bot_idle_hours: 87_600,
-        notice_days: 3,
-        rules: Vec::new(),
-    };
+    let settings = common::settings(days, batch_size);
     let clock = FixedClock::new(until);
     let retention = Retention { store: &store, settings: &settings, tz: chrono_tz::Tz::UTC, clock: &clock };
     let hooks = RunHooks { progress: &NoProgress, events: &NoEvents, cancel: &Cancel::new() };
@@ -103,12 +95,7 @@ async fn main() -> Result<()> {
     let expire = retention.run(Actor::Scheduler, hooks).await?;
     let expire_secs = started.elapsed().as_secs_f64();
     let expire_latency = writer.stop().await?;
-    println!(
-        "chatkeep expire  {:>9} rows in {expire_secs:>6.2} s = {:>8.0} rows/s; writer {expire_latency}; stages {:?}",
-        expire.expired.messages,
-        expire.expired.messages as f64 / expire_secs,
-        expire.stage_ms
-    );
+    common::print_expire(&expire, expire_secs, &expire_latency);
 
     // Bare DELETE of the same rows, on a copy of the same data as the purge sees.
     store.close().await;
@@ -137,10 +124,7 @@ async fn main() -> Result<()> {
     let bare_secs = started.elapsed().as_secs_f64();
     let bare_latency = writer.stop().await?;
     conn.close().await?;
-    println!(
-        "bare DELETE      {deleted:>9} rows in {bare_secs:>6.2} s = {:>8.0} rows/s; writer {bare_latency}",
-        deleted as f64 / bare_secs
-    );
+    let bare_rate = common::print_bare(deleted, bare_secs, &bare_latency);
 
     clock.advance(Duration::seconds(1));
     let writer = Writer::start(&url_of(&ours)).await?;
@@ -148,23 +132,7 @@ async fn main() -> Result<()> {
     let purge = retention.run(Actor::Scheduler, hooks).await?;
     let purge_secs = started.elapsed().as_secs_f64();
     let purge_latency = writer.stop().await?;
-    let purge_stage = purge.stage_ms.get("purge_messages").copied().unwrap_or(0) as f64 / 1000.0;
-    println!(
-        "chatkeep purge   {:>9} rows in {purge_secs:>6.2} s = {:>8.0} rows/s (purge stage alone {:.2} s = {:.0} rows/s); \
-         writer {purge_latency}; stages {:?}",
-        purge.purged.messages,
-        purge.purged.messages as f64 / purge_secs,
-        purge_stage,
-        purge.purged.messages as f64 / purge_stage.max(0.001),
-        purge.stage_ms
-    );
-    let bare_rate = deleted as f64 / bare_secs;
-    println!(
-        "ratio to bare DELETE: purge run {:.2}x, purge stage {:.2}x, expire + purge {:.2}x",
-        (purge.purged.messages as f64 / purge_secs) / bare_rate,
-        (purge.purged.messages as f64 / purge_stage.max(0.001)) / bare_rate,
-        (purge.purged.messages as f64 / (expire_secs + purge_secs)) / bare_rate
-    );
+    common::print_purge(&purge, purge_secs, &purge_latency, bare_rate, expire_secs);
     store.close().await;
     for db in [ours, bare] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
@@ -188,7 +156,7 @@ static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0)
 /// The chat service: one message per transaction, back to back with 1 ms between, each insert timed.
 struct Writer {
     stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<Result<Vec<f64>>>,
+    task: tokio::task::JoinHandle<Result<Samples>>,
 }
 
 impl Writer {
@@ -202,9 +170,7 @@ impl Writer {
             )
             .fetch_one(&mut conn)
             .await?;
-            let mut latencies = Vec::new();
-            let mut last = Instant::now();
-            let mut stall = 0.0f64;
+            let mut samples = Samples::new();
             while !flag.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 sqlx::query(
@@ -216,43 +182,17 @@ impl Writer {
                 .bind(sender)
                 .execute(&mut conn)
                 .await?;
-                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-                stall = stall.max(last.elapsed().as_secs_f64() * 1000.0);
-                last = Instant::now();
+                samples.record(started);
                 tokio::time::sleep(StdDuration::from_millis(1)).await;
             }
-            latencies.push(-stall);
             conn.close().await?;
-            Ok(latencies)
+            Ok(samples)
         });
         Ok(Writer { stop, task })
     }
 
     async fn stop(self) -> Result<Latency> {
         self.stop.store(true, Ordering::Relaxed);
-        let mut latencies = self.task.await??;
-        let stall = -latencies.pop().unwrap_or(0.0);
-        latencies.sort_by(f64::total_cmp);
-        let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(0.0);
-        Ok(Latency { inserts: latencies.len(), p50: at(0.5), p99: at(0.99), max: at(1.0), stall })
-    }
-}
-
-struct Latency {
-    inserts: usize,
-    p50: f64,
-    p99: f64,
-    max: f64,
-    /// The longest gap between two completed inserts.
-    stall: f64,
-}
-
-impl std::fmt::Display for Latency {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} inserts, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, longest gap {:.1} ms",
-            self.inserts, self.p50, self.p99, self.max, self.stall
-        )
+        Ok(self.task.await??.latency())
     }
 }
