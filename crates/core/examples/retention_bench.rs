@@ -131,6 +131,8 @@ async fn main() -> Result<()> {
     let purge_secs = started.elapsed().as_secs_f64();
     let purge_latency = writer.stop().await?;
     common::print_purge(&purge, purge_secs, &purge_latency, bare_rate, expire_secs);
+    let wal = std::fs::metadata(format!("{}-wal", ours.display())).map(|m| m.len()).unwrap_or(0);
+    println!("WAL after the purge run: {:.0} MiB", wal as f64 / 1048576.0);
     store.close().await;
     Ok(())
 }
