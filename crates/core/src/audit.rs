@@ -61,7 +61,7 @@ impl AuditEntry {
 }
 
 /// Appends one row to the chain, inside the caller's transaction.
-pub async fn append(tx: &mut Tx, now: DateTime<Utc>, entry: AuditEntry) -> Result<AuditRow> {
+pub async fn append(tx: &mut Tx<'_>, now: DateTime<Utc>, entry: AuditEntry) -> Result<AuditRow> {
     let (last_id, prev_hash) = tx.audit_last_link().await?.unwrap_or((0, GENESIS_HASH.to_string()));
     let mut row = AuditRow {
         id: last_id + 1,

@@ -30,7 +30,7 @@ pub struct AuditFilter {
     pub limit: Option<i64>,
 }
 
-impl Tx {
+impl Tx<'_> {
     /// The id and hash of the newest audit row, if any.
     pub async fn audit_last_link(&mut self) -> Result<Option<(i64, String)>> {
         match self {

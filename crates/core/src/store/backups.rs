@@ -183,7 +183,7 @@ impl ExportTable {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     pub async fn insert_backup(&mut self, new: &NewBackup<'_>) -> Result<i64> {
         match self {
             Tx::Sqlite(tx) => sqlite::backups::insert(tx, new, std::process::id()).await,

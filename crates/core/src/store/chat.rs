@@ -56,7 +56,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Inserts every row of the batch (ids given), parents before children.
     pub async fn insert_batch(&mut self, batch: &ChatBatch) -> Result<()> {
         match self {

@@ -34,7 +34,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     pub async fn erasure_ledger(&mut self) -> Result<Vec<LedgerEntry>> {
         match self {
             Tx::Sqlite(tx) => sqlite::erasure::list(tx).await,

@@ -203,7 +203,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     pub async fn person(&mut self, user: i64) -> Result<Option<PersonRow>> {
         match self {
             Tx::Sqlite(tx) => sqlite::gdpr::person_by_id(tx, user).await,

@@ -7,7 +7,7 @@ use crate::domain::Actor;
 use crate::domain::hold::{HoldTarget, LegalHold};
 use crate::error::Result;
 
-impl Tx {
+impl Tx<'_> {
     /// Places a hold on a user or conversation (by internal id); returns the hold's id.
     pub async fn insert_hold(
         &mut self,

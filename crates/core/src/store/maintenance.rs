@@ -240,7 +240,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Records when a cadence task ran (`maintenance.*` in the settings table).
     pub async fn set_maintenance_mark(&mut self, key: &str, at: DateTime<Utc>) -> Result<()> {
         match self {

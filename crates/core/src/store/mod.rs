@@ -34,9 +34,50 @@ pub enum Memory {
 /// A write transaction. Public operations own it: they begin, pass `&mut Tx`
 /// to helpers, and commit (or drop it to roll back).
 #[derive(Debug)]
-pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+pub enum Tx<'c> {
+    Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
+}
+
+/// Where a run of short write batches (retention's stages) begins its transactions.
+///
+/// On a SQLite file it is a connection of the run's own, outside the pool, so the
+/// run can set it up for the work at hand ([`BatchWriter::message_purge`]) without
+/// lending a changed connection to anyone else.
+/// Elsewhere (PostgreSQL, an in-memory database) it begins on the pool.
+#[derive(Debug)]
+pub struct BatchWriter {
+    inner: BatchInner,
+}
+
+#[derive(Debug)]
+enum BatchInner {
+    Sqlite(sqlx::SqliteConnection),
+    Pool(Store),
+}
+
+impl BatchWriter {
+    /// Begins one batch's write transaction (see [`Store::begin`]).
+    pub async fn begin(&mut self) -> Result<Tx<'_>> {
+        match &mut self.inner {
+            BatchInner::Sqlite(conn) => Ok(Tx::Sqlite(sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?)),
+            BatchInner::Pool(store) => store.begin().await,
+        }
+    }
+
+    /// Sets the writer up for message purge batches (`true`) or for any other work.
+    ///
+    /// A purge batch deletes every row that refers to its messages itself, first and in
+    /// the same transaction (read receipts; replies are unlinked). SQLite's foreign-key
+    /// checks would then look for references once per deleted message and find none, and
+    /// those look-ups are half of a batch's time. So, on SQLite, when no other table
+    /// refers to `messages`, they are off for these batches. Returns whether they are.
+    pub async fn message_purge(&mut self, on: bool) -> Result<bool> {
+        match &mut self.inner {
+            BatchInner::Sqlite(conn) => sqlite::retention::message_purge_mode(conn, on).await,
+            BatchInner::Pool(_) => Ok(false),
+        }
+    }
 }
 
 impl Store {
@@ -65,11 +106,22 @@ impl Store {
     /// Begins a write transaction. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so a read-then-write never fails half way; on
     /// PostgreSQL writers lock only the rows they touch.
-    pub async fn begin(&self) -> Result<Tx> {
+    pub async fn begin(&self) -> Result<Tx<'static>> {
         match self {
             Store::Sqlite(pool) => Ok(Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)),
             Store::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
         }
+    }
+
+    /// A writer for a run of short batches; see [`BatchWriter`].
+    pub async fn batch_writer(&self) -> Result<BatchWriter> {
+        let inner = match self {
+            Store::Sqlite(pool) if pool.options().get_max_connections() > 1 => {
+                BatchInner::Sqlite(sqlite::own_connection(pool).await?)
+            }
+            _ => BatchInner::Pool(self.clone()),
+        };
+        Ok(BatchWriter { inner })
     }
 
     /// A connection that tells when anyone else has committed (SQLite `data_version`),
@@ -115,7 +167,7 @@ impl Watcher {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     pub async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => Ok(tx.commit().await?),

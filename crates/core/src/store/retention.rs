@@ -132,7 +132,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Expires a batch; `cutoffs` are the day-count policies as planned (re-checked per message).
     pub async fn expire_messages(&mut self, ids: &[i64], now: &str, cutoffs: &[PolicyCutoff]) -> Result<Vec<i64>> {
         in_tx!(self, expire_messages(ids, now, cutoffs))

@@ -121,7 +121,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Stores a rule; `None` when one for the same table and column already exists.
     pub async fn insert_rule(&mut self, rule: &TableRule, now: &str) -> Result<Option<i64>> {
         match self {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::{Store, Tx, postgres, sqlite};
 use crate::error::Result;
 
-impl Tx {
+impl Tx<'_> {
     pub async fn set_setting(&mut self, key: &str, value: &str, now: DateTime<Utc>) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => sqlite::settings::set_setting(tx, key, value, now).await,

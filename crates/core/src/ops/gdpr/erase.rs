@@ -105,7 +105,7 @@ pub(crate) struct Erased {
 }
 
 /// Erases one person inside the caller's transaction.
-pub(crate) async fn erase_rows(tx: &mut Tx, user: i64, plan: &ErasePlan) -> Result<Erased> {
+pub(crate) async fn erase_rows(tx: &mut Tx<'_>, user: i64, plan: &ErasePlan) -> Result<Erased> {
     let identifiers: Vec<&str> = plan.identifiers.iter().map(String::as_str).collect();
     let references = tx.redact_references(user, &identifiers, &plan.marker).await?;
     match (plan.strategy, plan.pseudonym.as_deref()) {

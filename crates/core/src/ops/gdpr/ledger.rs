@@ -64,7 +64,7 @@ pub fn subject_key(key: &str, external_id: &str) -> String {
 }
 
 /// This database's ledger key, created inside the caller's transaction on first use.
-pub(crate) async fn ensure_key(tx: &mut Tx, clock: &dyn Clock) -> Result<String> {
+pub(crate) async fn ensure_key(tx: &mut Tx<'_>, clock: &dyn Clock) -> Result<String> {
     if let Some(key) = tx.setting(KEY_SETTING).await? {
         return Ok(key);
     }

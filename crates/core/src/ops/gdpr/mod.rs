@@ -276,7 +276,7 @@ pub async fn new_request(
 
 #[allow(clippy::too_many_arguments)]
 async fn insert_request(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     kind: RequestKind,
     subject_text: &str,
     subject: &Subject,
@@ -312,7 +312,7 @@ fn not_found(id: i64) -> Error {
 }
 
 /// A pending request, or an error saying why it cannot be acted on.
-async fn pending_request(tx: &mut Tx, id: i64, doing: &str) -> Result<DsrRequest> {
+async fn pending_request(tx: &mut Tx<'_>, id: i64, doing: &str) -> Result<DsrRequest> {
     let request = tx.request(id).await?.ok_or_else(|| not_found(id))?;
     if !request.status.is_pending() {
         return Err(Error::invalid(format!(

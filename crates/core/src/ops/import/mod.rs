@@ -355,7 +355,7 @@ struct Writer {
 
 impl Writer {
     /// Writes validated lines; the inner error is a line problem that must abort the import.
-    async fn write_lines(&mut self, tx: &mut Tx, lines: &[(u64, String)]) -> Result<Result<(), (u64, String)>> {
+    async fn write_lines(&mut self, tx: &mut Tx<'_>, lines: &[(u64, String)]) -> Result<Result<(), (u64, String)>> {
         for (line_no, line) in lines {
             // Pass 1 accepted every line, so these cannot fail; keep the message all the same.
             let valid = match parse_line(line).and_then(|r| validate(&r)) {
@@ -371,7 +371,7 @@ impl Writer {
 
     /// The internal id for a chat-service id: from this import's cache, else the database.
     /// Users and conversations are cached (few); messages are looked up (many).
-    async fn resolve(&mut self, tx: &mut Tx, kind: Entity, field: &str, id: &str) -> Result<Result<i64, String>> {
+    async fn resolve(&mut self, tx: &mut Tx<'_>, kind: Entity, field: &str, id: &str) -> Result<Result<i64, String>> {
         let cache = match kind {
             Entity::User => Some(&mut self.users),
             Entity::Conversation => Some(&mut self.conversations),
@@ -394,7 +394,7 @@ impl Writer {
         })
     }
 
-    async fn write(&mut self, tx: &mut Tx, valid: Valid) -> Result<Result<(), String>> {
+    async fn write(&mut self, tx: &mut Tx<'_>, valid: Valid) -> Result<Result<(), String>> {
         macro_rules! resolve {
             ($kind:expr, $field:expr, $id:expr) => {
                 match self.resolve(tx, $kind, $field, $id).await? {

@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::ops::{Cancel, Progress};
 use crate::store::retention::RestoreScope;
-use crate::store::{Entity, Store, Tx};
+use crate::store::{BatchWriter, Entity, Store, Tx};
 use crate::time::to_db;
 
 use plan::{Item, Plan};
@@ -175,7 +175,7 @@ impl Retention<'_> {
             + plan.rules.iter().map(|r| r.pending.max(0) as usize).sum::<usize>();
         hooks.progress.set_total(total as u64);
         let mut batches = Batches {
-            store: self.store,
+            writer: self.store.batch_writer().await?,
             size: self.settings.batch_size as usize,
             hooks,
             done: 0,
@@ -195,8 +195,12 @@ impl Retention<'_> {
         ];
         for (items, step) in steps {
             let started = Instant::now();
+            let purging = step == Step::PurgeMessages && !items.is_empty();
+            if purging {
+                batches.writer.message_purge(true).await?;
+            }
             let finished = batches
-                .run(items, async |tx: &mut Tx, chunk: &[Item]| {
+                .run(items, async |tx: &mut Tx<'_>, chunk: &[Item]| {
                     let ids: Vec<i64> = chunk.iter().map(|i| i.id).collect();
                     match step {
                         Step::ExpireMessages => tx.expire_messages(&ids, now, &plan.cutoffs).await.map(StepDone::Ids),
@@ -212,6 +216,9 @@ impl Retention<'_> {
                     }
                 })
                 .await?;
+            if purging {
+                batches.writer.message_purge(false).await?;
+            }
             for result in finished.results {
                 done.record(step, result);
             }
@@ -250,7 +257,7 @@ impl Retention<'_> {
                     }
                 }
                 let started = Instant::now();
-                let mut tx = self.store.begin().await?;
+                let mut tx = batches.writer.begin().await?;
                 let n = tx.apply_rule(&planned.checked, &planned.cutoff, &rows, now).await?;
                 tx.commit().await?;
                 changed += n;
@@ -427,7 +434,7 @@ impl Retention<'_> {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     ExpireMessages,
     ExpireConversations,
@@ -495,7 +502,7 @@ impl Done {
 
 /// Runs a step's ids through short transactions, one batch each, with progress and cancel between batches.
 struct Batches<'a> {
-    store: &'a Store,
+    writer: BatchWriter,
     size: usize,
     hooks: RunHooks<'a>,
     done: u64,
@@ -511,7 +518,7 @@ impl Batches<'_> {
     async fn run<T>(
         &mut self,
         ids: &[Item],
-        mut apply: impl AsyncFnMut(&mut Tx, &[Item]) -> Result<T>,
+        mut apply: impl AsyncFnMut(&mut Tx<'_>, &[Item]) -> Result<T>,
     ) -> Result<Finished<T>> {
         let mut results = Vec::new();
         let outcome = async {
@@ -520,7 +527,7 @@ impl Batches<'_> {
                     return Ok(true);
                 }
                 let started = Instant::now();
-                let mut tx = self.store.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let result = apply(&mut tx, chunk).await?;
                 tx.commit().await?;
                 let held = started.elapsed();

@@ -82,6 +82,12 @@ pub(super) async fn open(url: &DatabaseUrl, memory: super::Memory) -> Result<Sql
     Ok(pool)
 }
 
+/// A connection to the pool's database with the pool's settings that is not in the
+/// pool: whatever its holder sets on it goes away with it.
+pub(super) async fn own_connection(pool: &SqlitePool) -> Result<sqlx::SqliteConnection> {
+    Ok(pool.connect_options().connect().await?)
+}
+
 pub(super) async fn applied_migrations(pool: &SqlitePool) -> Result<Vec<i64>> {
     let versions = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
         .fetch_all(pool)

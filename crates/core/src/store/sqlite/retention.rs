@@ -5,7 +5,7 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::retention::{
     Candidate, ConversationLabel, LabelRow, PolicyCutoff, PurgedMessages, VERIFIED_ARCHIVE, in_verified_archive, label,
 };
@@ -324,11 +324,53 @@ pub(crate) async fn purge_messages(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    sqlx::query("DELETE FROM messages WHERE id IN (SELECT value FROM json_each($1))")
+    let deleted = sqlx::query("DELETE FROM messages WHERE id IN (SELECT value FROM json_each($1))")
         .bind(&json)
         .execute(&mut *conn)
-        .await?;
-    Ok(PurgedMessages { ids, reads, replies_unlinked: unlinked })
+        .await;
+    match deleted {
+        Ok(_) => Ok(PurgedMessages { ids, reads, replies_unlinked: unlinked }),
+        Err(sqlx::Error::Database(e)) if e.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
+            let others = other_message_references(&mut *conn).await?;
+            Err(Error::invalid(format!(
+                "cannot purge expired messages: rows in {} still refer to them. chatkeep removes read \
+                 receipts and reply links itself, not rows of other tables: delete those rows (or declare \
+                 the foreign key ON DELETE CASCADE) and run retention again",
+                others.join(", ")
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Foreign-key enforcement off (`on`) when every reference to `messages` is one
+/// [`purge_messages`] clears itself; back on otherwise. Returns whether it is off.
+pub(crate) async fn message_purge_mode(conn: &mut SqliteConnection, on: bool) -> Result<bool> {
+    let relax = on
+        && {
+            let others = other_message_references(&mut *conn).await?;
+            if !others.is_empty() {
+                tracing::info!(references = %others.join(", "), "other tables refer to messages: purge batches keep foreign-key checks");
+            }
+            others.is_empty()
+        };
+    let pragma = if relax { "PRAGMA foreign_keys = OFF" } else { "PRAGMA foreign_keys = ON" };
+    sqlx::query(pragma).execute(&mut *conn).await?;
+    Ok(relax)
+}
+
+/// Columns (`table.column`) with a foreign key to `messages` besides the two a purge
+/// batch clears itself (`message_reads.message_id`, `messages.reply_to_id`).
+async fn other_message_references(conn: &mut SqliteConnection) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT s.name || '.' || f.\"from\" FROM sqlite_schema s, pragma_foreign_key_list(s.name) f
+         WHERE s.type = 'table' AND lower(f.\"table\") = 'messages'
+           AND NOT (s.name = 'message_reads' AND f.\"from\" = 'message_id')
+           AND NOT (s.name = 'messages' AND f.\"from\" = 'reply_to_id')
+         ORDER BY 1",
+    )
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Deletes a batch of expired, empty conversations and their participant rows.
