@@ -447,6 +447,43 @@ async fn a_purge_unlinks_replies_to_the_messages_it_deletes() {
 }
 
 #[tokio::test]
+async fn rows_of_another_table_that_refer_to_a_message_stop_its_purge_by_name() {
+    for db in engines("referenced").await {
+        let e = engine(&db);
+        let clock = scene(&db).await;
+        run(&db, &settings(), &clock).await;
+        // A table of the chat service's own that chatkeep does not know, pointing at an expired message.
+        exec(
+            &db,
+            "CREATE TABLE attachments (id BIGINT PRIMARY KEY, message_id BIGINT NOT NULL REFERENCES messages (id), name TEXT);
+             INSERT INTO attachments (id, message_id, name)
+             SELECT 1, id, 'scan.pdf' FROM messages WHERE external_id = 'm-default-old'",
+        )
+        .await;
+        let expired = messages(&db, "expired").await;
+        assert!(expired.contains(&"m-default-old".to_string()), "{e}");
+
+        clock.advance(Duration::days(8));
+        let retention = Retention { store: db.store(), settings: &settings(), tz: Tz::UTC, clock: &clock };
+        let err = retention.run(Actor::Scheduler, hooks(&NoEvents, &Cancel::new())).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{e}: {err:?}");
+        let text = err.to_string();
+        assert!(text.contains("attachments") && text.contains("ON DELETE CASCADE"), "{e}: {text}");
+        let stored = messages(&db, "all").await;
+        assert!(expired.iter().all(|m| stored.contains(m)), "{e}: the failed batch purged nothing");
+        assert_eq!(number(&db, "SELECT count(*) FROM attachments").await, 1, "{e}");
+        no_orphans(&db).await;
+
+        // Once the admin deals with the attachment, the next run purges what was due.
+        exec(&db, "DELETE FROM attachments").await;
+        let purge = run(&db, &settings(), &clock).await;
+        assert_eq!(purge.purged.messages as usize, expired.len(), "{e}: what expired 8 days ago");
+        assert!(!messages(&db, "all").await.contains(&"m-default-old".to_string()), "{e}");
+        no_orphans(&db).await;
+    }
+}
+
+#[tokio::test]
 async fn holds_of_every_kind_stop_expiry_and_purge_on_both_engines() {
     for db in engines("holds").await {
         let e = engine(&db);

@@ -279,46 +279,6 @@ async fn holds_of_every_kind_stop_expiry_and_purge() {
 }
 
 #[tokio::test]
-async fn rows_of_another_table_that_refer_to_a_message_stop_its_purge_by_name() {
-    let db = TestDb::new().await;
-    let clock = scene(&db).await;
-    run(&db, &settings(), &clock).await;
-    // A table of the chat service's own that chatkeep does not know, pointing at an expired message.
-    let mut raw = db.raw().await;
-    sqlx::query(
-        "CREATE TABLE attachments (id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL REFERENCES messages (id), name TEXT)",
-    )
-    .execute(&mut raw)
-    .await
-    .unwrap();
-    sqlx::query("INSERT INTO attachments (message_id, name) SELECT id, 'scan.pdf' FROM messages WHERE external_id = 'm-default-old'")
-        .execute(&mut raw)
-        .await
-        .unwrap();
-    let expired = messages(&db, "expired").await;
-    assert!(expired.contains(&"m-default-old".to_string()));
-
-    clock.advance(Duration::days(8));
-    let retention = Retention { store: &db.store, settings: &settings(), tz: Tz::UTC, clock: &clock };
-    let hooks = RunHooks { progress: &NoProgress, events: &NoEvents, cancel: &Cancel::new() };
-    let err = retention.run(Actor::Scheduler, hooks).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
-    let text = err.to_string();
-    assert!(text.contains("attachments.message_id") && text.contains("ON DELETE CASCADE"), "{text}");
-    let stored = messages(&db, "all").await;
-    assert!(expired.iter().all(|m| stored.contains(m)), "the failed batch purged nothing");
-    assert_eq!(db.count("attachments").await, 1);
-    no_orphans(&db).await;
-
-    // Once the admin deals with the attachment, the next run purges everything due.
-    sqlx::query("DELETE FROM attachments").execute(&mut raw).await.unwrap();
-    let purge = run(&db, &settings(), &clock).await;
-    assert_eq!(purge.purged.messages as usize, expired.len(), "what expired 8 days ago");
-    assert!(!messages(&db, "all").await.contains(&"m-default-old".to_string()));
-    no_orphans(&db).await;
-}
-
-#[tokio::test]
 async fn purge_waits_for_a_verified_archive_of_the_month() {
     let db = TestDb::new().await;
     let clock = scene(&db).await;

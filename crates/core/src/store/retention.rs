@@ -195,6 +195,15 @@ impl Tx<'_> {
 
 // ---- shared by both engines ----
 
+/// A purge batch met rows of another table (`what`) that still refer to its messages.
+pub(super) fn referenced_elsewhere(what: &str) -> crate::error::Error {
+    crate::error::Error::invalid(format!(
+        "cannot purge expired messages: rows in {what} still refer to them. chatkeep removes read receipts \
+         and reply links itself, not rows of other tables: delete those rows (or declare the foreign key \
+         ON DELETE CASCADE) and run retention again"
+    ))
+}
+
 /// A backup (aliased `b`) that is a verified monthly archive with both ends of its range.
 pub(super) const VERIFIED_ARCHIVE: &str =
     "b.kind = 'archive' AND b.status = 'verified' AND b.range_start IS NOT NULL AND b.range_end IS NOT NULL";

@@ -21,6 +21,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::error::Result;
 use crate::store::retention::{
     Candidate, ConversationLabel, LabelRow, PolicyCutoff, PurgedMessages, VERIFIED_ARCHIVE, in_verified_archive, label,
+    referenced_elsewhere,
 };
 use crate::time;
 
@@ -338,11 +339,22 @@ pub(crate) async fn purge_messages(
             .execute(&mut *conn)
             .await?
             .rows_affected();
-    sqlx::query("DELETE FROM messages m USING unnest($1::bigint[]) AS b(id) WHERE m.id = b.id")
+    let deleted = sqlx::query("DELETE FROM messages m USING unnest($1::bigint[]) AS b(id) WHERE m.id = b.id")
         .bind(&ids)
         .execute(&mut *conn)
-        .await?;
-    Ok(PurgedMessages { ids, reads, replies_unlinked: unlinked })
+        .await;
+    match deleted {
+        Ok(_) => Ok(PurgedMessages { ids, reads, replies_unlinked: unlinked }),
+        Err(sqlx::Error::Database(e)) if e.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
+            let what = match (e.table(), e.constraint()) {
+                (Some(table), Some(constraint)) => format!("{table} (foreign key {constraint})"),
+                (Some(table), None) => table.to_string(),
+                _ => "another table".to_string(),
+            };
+            Err(referenced_elsewhere(&what))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Deletes a batch of expired, empty conversations and their participant rows.

@@ -5,9 +5,10 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::retention::{
     Candidate, ConversationLabel, LabelRow, PolicyCutoff, PurgedMessages, VERIFIED_ARCHIVE, in_verified_archive, label,
+    referenced_elsewhere,
 };
 
 /// True when the conversation id in `conv` is under no hold: the chat service's
@@ -331,13 +332,7 @@ pub(crate) async fn purge_messages(
     match deleted {
         Ok(_) => Ok(PurgedMessages { ids, reads, replies_unlinked: unlinked }),
         Err(sqlx::Error::Database(e)) if e.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
-            let others = other_message_references(&mut *conn).await?;
-            Err(Error::invalid(format!(
-                "cannot purge expired messages: rows in {} still refer to them. chatkeep removes read \
-                 receipts and reply links itself, not rows of other tables: delete those rows (or declare \
-                 the foreign key ON DELETE CASCADE) and run retention again",
-                others.join(", ")
-            )))
+            Err(referenced_elsewhere(&other_message_references(&mut *conn).await?.join(", ")))
         }
         Err(e) => Err(e.into()),
     }
