@@ -131,8 +131,7 @@ async fn main() -> Result<()> {
     let purge_secs = started.elapsed().as_secs_f64();
     let purge_latency = writer.stop().await?;
     common::print_purge(&purge, purge_secs, &purge_latency, bare_rate, expire_secs);
-    let wal = std::fs::metadata(format!("{}-wal", ours.display())).map(|m| m.len()).unwrap_or(0);
-    println!("WAL after the purge run: {:.0} MiB", wal as f64 / 1048576.0);
+    println!("WAL after the purge run: {:.0} MiB", wal_bytes(&ours) as f64 / 1048576.0);
     store.close().await;
     Ok(())
 }
@@ -146,6 +145,11 @@ async fn connect(path: &Path) -> Result<SqliteConnection> {
         .foreign_keys(true)
         .connect()
         .await?)
+}
+
+/// The size of a database's write-ahead log (0 when it has none).
+fn wal_bytes(db: &Path) -> u64 {
+    std::fs::metadata(format!("{}-wal", db.display())).map(|m| m.len()).unwrap_or(0)
 }
 
 fn copy(from: &Path, to: &Path) -> Result<PathBuf> {
@@ -164,7 +168,7 @@ struct Writer {
 impl Writer {
     async fn start(path: &Path) -> Result<Writer> {
         let mut conn = connect(path).await?;
-        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let db = path.to_path_buf();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let task = tokio::spawn(async move {
@@ -188,7 +192,7 @@ impl Writer {
                 .execute(&mut conn)
                 .await?;
                 samples.record(started);
-                wal_peak = wal_peak.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+                wal_peak = wal_peak.max(wal_bytes(&db));
                 tokio::time::sleep(StdDuration::from_millis(1)).await;
             }
             samples.wal_peak = Some(wal_peak);

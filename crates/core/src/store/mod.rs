@@ -117,7 +117,7 @@ impl Store {
     /// A writer for a run of short batches; see [`BatchWriter`].
     pub async fn batch_writer(&self) -> Result<BatchWriter> {
         let inner = match self {
-            Store::Sqlite(pool) if pool.options().get_max_connections() > 1 => {
+            Store::Sqlite(pool) if has_spare_connection(pool) => {
                 BatchInner::Sqlite(sqlite::own_connection(pool).await?)
             }
             _ => BatchInner::Pool(self.clone()),
@@ -132,7 +132,7 @@ impl Store {
     pub async fn watcher(&self) -> Result<Option<Watcher>> {
         match self {
             Store::Postgres(_) => Ok(None),
-            Store::Sqlite(pool) if pool.options().get_max_connections() <= 1 => Ok(None),
+            Store::Sqlite(pool) if !has_spare_connection(pool) => Ok(None),
             Store::Sqlite(pool) => Ok(Some(Watcher::Sqlite(pool.acquire().await?))),
         }
     }
@@ -151,6 +151,12 @@ impl Store {
             Store::Postgres(pool) => postgres::applied_migrations(pool).await,
         }
     }
+}
+
+/// Whether a SQLite store may open connections beside its pool's one: an in-memory
+/// database has a single connection, and another would see a different database.
+fn has_spare_connection(pool: &sqlx::SqlitePool) -> bool {
+    pool.options().get_max_connections() > 1
 }
 
 /// See [`Store::watcher`].

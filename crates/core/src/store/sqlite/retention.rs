@@ -341,14 +341,11 @@ pub(crate) async fn purge_messages(
 /// Foreign-key enforcement off (`on`) when every reference to `messages` is one
 /// [`purge_messages`] clears itself; back on otherwise. Returns whether it is off.
 pub(crate) async fn message_purge_mode(conn: &mut SqliteConnection, on: bool) -> Result<bool> {
-    let relax = on
-        && {
-            let others = other_message_references(&mut *conn).await?;
-            if !others.is_empty() {
-                tracing::info!(references = %others.join(", "), "other tables refer to messages: purge batches keep foreign-key checks");
-            }
-            others.is_empty()
-        };
+    let others = if on { other_message_references(&mut *conn).await? } else { Vec::new() };
+    if !others.is_empty() {
+        tracing::info!(references = %others.join(", "), "other tables refer to messages: purge batches keep foreign-key checks");
+    }
+    let relax = on && others.is_empty();
     let pragma = if relax { "PRAGMA foreign_keys = OFF" } else { "PRAGMA foreign_keys = ON" };
     sqlx::query(pragma).execute(&mut *conn).await?;
     Ok(relax)
