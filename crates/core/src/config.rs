@@ -131,7 +131,8 @@ pub struct RetentionSettings {
     /// Days between expiry and purge (`CHAT_AUTO_DELETE_GRACE_PERIOD_DAYS`). With 0,
     /// rows expired by one run are purged by the next.
     pub grace_period_days: u32,
-    /// Rows per write transaction, so the chat service never waits long for the database.
+    /// The most rows per write transaction, so the chat service never waits long for the
+    /// database (on SQLite, batches take fewer when they would hold the write lock too long).
     pub batch_size: u32,
     /// Purge only months a verified monthly archive covers.
     pub require_verified_backup: bool,

@@ -25,7 +25,8 @@ pub enum RetentionCommand {
     },
     /// Expire what outlived its policy, purge what is past the grace period, archive idle conversations.
     Run {
-        /// Rows per transaction (default from retention.batch_size).
+        /// The most rows per transaction (default from retention.batch_size); on SQLite, fewer
+        /// when a batch would hold the write lock longer than about 14 ms.
         #[arg(long, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(10..=100_000))]
         batch_size: Option<u32>,
     },

@@ -177,6 +177,7 @@ impl Retention<'_> {
         let mut batches = Batches {
             writer: self.store.batch_writer().await?,
             size: self.settings.batch_size as usize,
+            rows: self.settings.batch_size.max(1) as usize,
             hooks,
             done: 0,
             watcher: self.store.watcher().await?,
@@ -503,7 +504,11 @@ impl Done {
 /// Runs a step's ids through short transactions, one batch each, with progress and cancel between batches.
 struct Batches<'a> {
     writer: BatchWriter,
+    /// The most rows a batch takes (the configured batch size).
     size: usize,
+    /// Rows the next batch takes: fewer than `size` while batches of `size` would hold
+    /// the write lock longer than [`LOCK_TARGET`].
+    rows: usize,
     hooks: RunHooks<'a>,
     done: u64,
     watcher: Option<crate::store::Watcher>,
@@ -521,18 +526,24 @@ impl Batches<'_> {
         mut apply: impl AsyncFnMut(&mut Tx<'_>, &[Item]) -> Result<T>,
     ) -> Result<Finished<T>> {
         let mut results = Vec::new();
+        let mut rest = ids;
         let outcome = async {
-            for chunk in ids.chunks(self.size.max(1)) {
+            while !rest.is_empty() {
                 if self.hooks.cancel.is_cancelled() {
                     return Ok(true);
                 }
-                let started = Instant::now();
+                let (chunk, after) = rest.split_at(self.rows.min(rest.len()));
                 let mut tx = self.writer.begin().await?;
+                let started = Instant::now();
                 let result = apply(&mut tx, chunk).await?;
                 tx.commit().await?;
                 let held = started.elapsed();
                 results.push(result);
                 self.advance(chunk.len());
+                if self.watcher.is_some() {
+                    self.rows = next_batch_rows(self.rows, self.size, held);
+                }
+                rest = after;
                 step_aside(&mut self.watcher, held).await?;
             }
             Ok::<bool, Error>(false)
@@ -547,13 +558,16 @@ impl Batches<'_> {
     }
 }
 
-/// After a batch that held the write lock for `held`, leaves the lock free
-/// until another connection has committed (a waiting writer got its turn) or
-/// for at most a share of `held`. SQLite's busy handler makes a waiting
-/// writer retry after growing sleeps (1, 2, 5, 10 ms...), so without a gap a
-/// busy purge would starve it.
+/// After a batch that held the write lock for `held`, leaves the lock free until
+/// another connection has committed (a waiting writer got its turn), or until a writer
+/// that began waiting when the batch took the lock has retried once more.
+///
+/// SQLite's default busy handler (what a chat service's `busy_timeout` sets) retries
+/// after 1, 3, 8, 18, 33, 53, 78... ms of waiting. A pause shorter than the time to the
+/// next of those would end before the waiting writer looks again, and the next batch
+/// would make it wait a whole retry step longer.
 async fn step_aside(watcher: &mut Option<crate::store::Watcher>, held: std::time::Duration) -> Result<()> {
-    let limit = held.mul_f64(PAUSE_SHARE).clamp(PAUSE_MIN, PAUSE_MAX);
+    let limit = (next_busy_retry(held) - held + PAUSE_MARGIN).min(PAUSE_MAX);
     let Some(watcher) = watcher else {
         tokio::time::sleep(PAUSE_MIN).await;
         return Ok(());
@@ -561,7 +575,7 @@ async fn step_aside(watcher: &mut Option<crate::store::Watcher>, held: std::time
     let started = Instant::now();
     let version = watcher.version().await?;
     while started.elapsed() < limit {
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        tokio::time::sleep(PAUSE_MIN).await;
         if watcher.version().await? != version {
             break; // A waiting writer got in.
         }
@@ -569,11 +583,37 @@ async fn step_aside(watcher: &mut Option<crate::store::Watcher>, held: std::time
     Ok(())
 }
 
-/// The longest pause after a batch, as a share of the time the batch held the lock.
-/// Measured on the 1M-message benchmark: 0.5 keeps a busy writer's p99 near 20 ms.
-const PAUSE_SHARE: f64 = 0.5;
+/// When a writer that began waiting `waited` ago next retries, under SQLite's default
+/// busy handler: its sleeps are 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then 100 ms.
+fn next_busy_retry(waited: std::time::Duration) -> std::time::Duration {
+    const SLEEPS_MS: [u64; 12] = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+    let mut at = std::time::Duration::ZERO;
+    for sleep in SLEEPS_MS.iter().chain(std::iter::repeat(&100)) {
+        at += std::time::Duration::from_millis(*sleep);
+        if at >= waited {
+            return at;
+        }
+    }
+    unreachable!("the retries go on for ever")
+}
+
+/// Rows for the next batch after one of `rows` rows held the write lock for `held`:
+/// fewer while batches overrun [`LOCK_TARGET`], back up to `most` when they are quick.
+fn next_batch_rows(rows: usize, most: usize, held: std::time::Duration) -> usize {
+    let fits = rows as f64 * LOCK_TARGET.as_secs_f64() / held.as_secs_f64().max(1e-6);
+    // Grow slowly, shrink at once: one slow batch costs a writer a retry step.
+    let next = if fits < rows as f64 { fits } else { (rows as f64 * 1.25).min(fits) };
+    (next as usize).clamp(MIN_BATCH_ROWS.min(most), most.max(1))
+}
+
+/// How long a batch should hold SQLite's write lock at most: a writer that starts
+/// waiting as it begins then gets in at its retry after 18 ms.
+const LOCK_TARGET: std::time::Duration = std::time::Duration::from_millis(14);
+const MIN_BATCH_ROWS: usize = 50;
+/// A pause runs this much past the waiting writer's expected retry.
+const PAUSE_MARGIN: std::time::Duration = std::time::Duration::from_millis(2);
 const PAUSE_MIN: std::time::Duration = std::time::Duration::from_millis(1);
-const PAUSE_MAX: std::time::Duration = std::time::Duration::from_millis(30);
+const PAUSE_MAX: std::time::Duration = std::time::Duration::from_millis(60);
 
 /// Parses a `--since` value for restore: a date (local midnight) or an RFC 3339 instant.
 pub fn parse_since(text: &str, tz: Tz) -> Result<DateTime<Utc>> {
@@ -591,4 +631,36 @@ pub struct PolicyGroup {
 pub async fn policy_groups(store: &Store) -> Result<Vec<PolicyGroup>> {
     let groups = store.policy_groups().await?;
     Ok(groups.into_iter().map(|(policy, conversations)| PolicyGroup { policy, conversations }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_pause_reaches_the_waiting_writers_next_retry() {
+        let ms = Duration::from_millis;
+        assert_eq!(next_busy_retry(ms(0)), ms(1));
+        assert_eq!(next_busy_retry(ms(8)), ms(8));
+        assert_eq!(next_busy_retry(Duration::from_micros(8_001)), ms(18));
+        assert_eq!(next_busy_retry(ms(14)), ms(18));
+        assert_eq!(next_busy_retry(ms(40)), ms(53));
+        assert_eq!(next_busy_retry(ms(229)), ms(328), "after 228 ms the handler sleeps 100 ms at a time");
+    }
+
+    #[test]
+    fn batches_shrink_at_once_to_fit_the_lock_target_and_grow_back_slowly() {
+        let ms = Duration::from_millis;
+        // Twice the target: half the rows next time.
+        assert!((499..=500).contains(&next_batch_rows(1_000, 1_000, LOCK_TARGET * 2)));
+        // Quick batches grow by a quarter at most, and never past the configured size.
+        assert_eq!(next_batch_rows(500, 1_000, ms(1)), 625);
+        assert_eq!(next_batch_rows(900, 1_000, ms(1)), 1_000);
+        // A very slow batch still leaves a batch worth running; a tiny configured size is kept.
+        assert_eq!(next_batch_rows(1_000, 1_000, ms(10_000)), MIN_BATCH_ROWS);
+        assert_eq!(next_batch_rows(2, 2, ms(10_000)), 2);
+        assert_eq!(next_batch_rows(1, 0, ms(1)), 1);
+    }
 }
