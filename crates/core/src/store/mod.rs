@@ -71,12 +71,11 @@ impl BatchWriter {
     /// the same transaction (read receipts; replies are unlinked). SQLite's foreign-key
     /// checks would then look for references once per deleted message and find none, and
     /// those look-ups are a fifth to a half of a batch's statement time. So, on SQLite,
-    /// when no other table refers to `messages`, they are off for these batches. Returns
-    /// whether they are.
-    pub async fn message_purge(&mut self, on: bool) -> Result<bool> {
+    /// when no other table refers to `messages`, they are off for these batches.
+    pub async fn message_purge(&mut self, on: bool) -> Result<()> {
         match &mut self.inner {
             BatchInner::Sqlite(conn) => sqlite::retention::message_purge_mode(conn, on).await,
-            BatchInner::Pool(_) => Ok(false),
+            BatchInner::Pool(_) => Ok(()),
         }
     }
 }

@@ -239,8 +239,7 @@ impl Retention<'_> {
                     done.rules.push((index, changed));
                     return Ok(Outcome::Cancelled);
                 }
-                let mut rows =
-                    self.store.rule_rows(&planned.checked, &planned.cutoff, self.settings.batch_size).await?;
+                let mut rows = self.store.rule_rows(&planned.checked, &planned.cutoff, batches.rows as u32).await?;
                 if rows.is_empty() {
                     break;
                 }
@@ -257,13 +256,12 @@ impl Retention<'_> {
                         }
                     }
                 }
-                let started = Instant::now();
                 let mut tx = batches.writer.begin().await?;
+                let started = Instant::now();
                 let n = tx.apply_rule(&planned.checked, &planned.cutoff, &rows, now).await?;
                 tx.commit().await?;
                 changed += n;
-                batches.advance(rows.len());
-                step_aside(&mut batches.watcher, started.elapsed()).await?;
+                batches.after_batch(rows.len(), started.elapsed()).await?;
                 if n == 0 {
                     break; // Rows changed under us; never spin.
                 }
@@ -306,8 +304,8 @@ impl Retention<'_> {
                 break;
             }
             let upto = (cursor + step).min(to);
-            let started = Instant::now();
             let mut tx = self.store.begin().await?;
+            let started = Instant::now();
             updated += tx.set_expires_at(&policies, cursor, upto, conversation).await?;
             if conversation.is_none() {
                 let state = serde_json::json!([self.settings.default_days, upto]).to_string();
@@ -398,8 +396,8 @@ impl Retention<'_> {
         let mut messages = 0;
         let mut watcher = self.store.watcher().await?;
         loop {
-            let started = Instant::now();
             let mut tx = self.store.begin().await?;
+            let started = Instant::now();
             let n = tx.restore_messages(scope, self.settings.batch_size).await?;
             tx.commit().await?;
             messages += n;
@@ -537,14 +535,9 @@ impl Batches<'_> {
                 let started = Instant::now();
                 let result = apply(&mut tx, chunk).await?;
                 tx.commit().await?;
-                let held = started.elapsed();
                 results.push(result);
-                self.advance(chunk.len());
-                if self.watcher.is_some() {
-                    self.rows = next_batch_rows(self.rows, self.size, held);
-                }
                 rest = after;
-                step_aside(&mut self.watcher, held).await?;
+                self.after_batch(chunk.len(), started.elapsed()).await?;
             }
             Ok::<bool, Error>(false)
         }
@@ -552,9 +545,15 @@ impl Batches<'_> {
         Ok(Finished { results, cancelled: outcome? })
     }
 
-    fn advance(&mut self, rows: usize) {
+    /// After a batch of `rows` rows that held the write lock for `held`: reports progress,
+    /// sizes the next batch (when other writers may be waiting on this one) and steps aside.
+    async fn after_batch(&mut self, rows: usize, held: std::time::Duration) -> Result<()> {
         self.done += rows as u64;
         self.hooks.progress.advance_to(self.done);
+        if self.watcher.is_some() {
+            self.rows = next_batch_rows(self.rows, self.size, held);
+        }
+        step_aside(&mut self.watcher, held).await
     }
 }
 

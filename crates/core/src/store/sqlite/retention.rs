@@ -339,8 +339,8 @@ pub(crate) async fn purge_messages(
 }
 
 /// Foreign-key enforcement off (`on`) when every reference to `messages` is one
-/// [`purge_messages`] clears itself; back on otherwise. Returns whether it is off.
-pub(crate) async fn message_purge_mode(conn: &mut SqliteConnection, on: bool) -> Result<bool> {
+/// [`purge_messages`] clears itself; back on otherwise.
+pub(crate) async fn message_purge_mode(conn: &mut SqliteConnection, on: bool) -> Result<()> {
     let others = if on { other_message_references(&mut *conn).await? } else { Vec::new() };
     if !others.is_empty() {
         tracing::info!(references = %others.join(", "), "other tables refer to messages: purge batches keep foreign-key checks");
@@ -348,7 +348,7 @@ pub(crate) async fn message_purge_mode(conn: &mut SqliteConnection, on: bool) ->
     let relax = on && others.is_empty();
     let pragma = if relax { "PRAGMA foreign_keys = OFF" } else { "PRAGMA foreign_keys = ON" };
     sqlx::query(pragma).execute(&mut *conn).await?;
-    Ok(relax)
+    Ok(())
 }
 
 /// Columns (`table.column`) with a foreign key to `messages` besides the two a purge
