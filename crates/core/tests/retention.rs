@@ -630,3 +630,29 @@ async fn a_purge_batch_rechecks_that_a_verified_archive_still_covers_its_rows() 
     assert!(purged.ids.is_empty(), "no verified archive covers it any more");
     assert!(messages(&db, "all").await.contains(&"m-gone-1".to_string()));
 }
+
+#[tokio::test]
+async fn a_purge_leaves_no_earlier_copy_of_purged_rows_in_the_write_ahead_log() {
+    let db = TestDb::new().await;
+    let clock = scene(&db).await;
+    let settings = settings();
+    run(&db, &settings, &clock).await;
+    let wal_path = format!("{}-wal", db.path.display());
+    let purged = ["m-default-old", "m-week-old", "m-instant-read", "m-gone-1", "m-gone-2"];
+    let holds = |wal: &[u8], id: &str| {
+        let body = format!("body of {id}");
+        wal.windows(body.len()).any(|w| w == body.as_bytes())
+    };
+    let before = std::fs::read(&wal_path).unwrap();
+    assert!(purged.iter().all(|id| holds(&before, id)), "the log holds the expired rows before the purge");
+
+    clock.advance(Duration::days(8));
+    let purge = run(&db, &settings, &clock).await;
+    assert_eq!(purge.purged.messages, 5);
+    assert!(purge.stage_ms.contains_key("wal_truncate"), "{:?}", purge.stage_ms);
+    let after = std::fs::read(&wal_path).unwrap_or_default();
+    for id in purged {
+        assert!(!holds(&after, id), "{id}'s text is still in the write-ahead log after its purge");
+    }
+    assert_eq!(messages(&db, "all").await.len(), 4, "the rows outside every policy stay");
+}

@@ -102,7 +102,14 @@ impl Retention<'_> {
         self.audit(actor, now, "retention.start", &planned).await?;
 
         let outcome = match self.execute(&plan, &mut done, hooks).await {
-            Ok(outcome) => outcome,
+            Ok(outcome) => {
+                if done.removed_or_overwrote_rows() {
+                    let started = Instant::now();
+                    self.empty_wal().await;
+                    done.stage_ms.insert("wal_truncate".into(), started.elapsed().as_millis() as u64);
+                }
+                outcome
+            }
             Err(error) => {
                 // Record what the committed batches did before the error ends the run.
                 let report = report::from_done(&plan, &done, self.settings, self.tz, now, Outcome::Failed);
@@ -121,6 +128,19 @@ impl Retention<'_> {
             cancelled: report.outcome == Outcome::Cancelled,
         });
         Ok(report)
+    }
+
+    /// Empties SQLite's write-ahead log after rows were purged or overwritten, so that earlier
+    /// versions of them do not stay in its old frames. The run's work is committed by then:
+    /// a failure here is logged, not returned.
+    async fn empty_wal(&self) {
+        match self.store.truncate_wal(WAL_TRUNCATE_WAIT).await {
+            Ok(Some(false)) => tracing::info!(
+                "another connection kept the write-ahead log from being emptied after the run; later checkpoints overwrite it"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "emptying the write-ahead log after the run failed"),
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -480,6 +500,13 @@ struct Done {
 }
 
 impl Done {
+    /// Whether any row was deleted or overwritten (purges, table rules).
+    fn removed_or_overwrote_rows(&self) -> bool {
+        !self.purged_messages.is_empty()
+            || !self.purged_conversations.is_empty()
+            || self.rules.iter().any(|&(_, changed)| changed > 0)
+    }
+
     fn record(&mut self, step: Step, result: StepDone) {
         match (step, result) {
             (Step::ExpireMessages, StepDone::Ids(ids)) => self.expired_messages.extend(ids),
@@ -604,6 +631,9 @@ fn next_batch_rows(rows: usize, most: usize, held: std::time::Duration) -> usize
     let next = if fits < rows as f64 { fits } else { (rows as f64 * 1.25).min(fits) };
     (next as usize).clamp(MIN_BATCH_ROWS.min(most), most.max(1))
 }
+
+/// How long emptying the write-ahead log after a run may wait for the chat service's connections.
+const WAL_TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How long a batch should hold SQLite's write lock at most: a writer that starts
 /// waiting as it begins then gets in at its retry after 18 ms.
