@@ -103,9 +103,8 @@ impl Retention<'_> {
 
         let outcome = match self.execute(&plan, &mut done, hooks).await {
             Ok(outcome) => {
-                if done.removed_or_overwrote_rows() {
-                    let started = Instant::now();
-                    self.empty_wal().await;
+                let started = Instant::now();
+                if done.removed_or_overwrote_rows() && self.empty_wal().await {
                     done.stage_ms.insert("wal_truncate".into(), started.elapsed().as_millis() as u64);
                 }
                 outcome
@@ -131,16 +130,18 @@ impl Retention<'_> {
     }
 
     /// Empties SQLite's write-ahead log after rows were purged or overwritten, so that earlier
-    /// versions of them do not stay in its old frames. The run's work is committed by then:
-    /// a failure here is logged, not returned.
-    async fn empty_wal(&self) {
+    /// versions of them do not stay in its old frames; false where there is no such log.
+    /// The run's work is committed by then: a failure here is logged, not returned.
+    async fn empty_wal(&self) -> bool {
         match self.store.truncate_wal(WAL_TRUNCATE_WAIT).await {
+            Ok(None) => return false,
+            Ok(Some(true)) => {}
             Ok(Some(false)) => tracing::info!(
                 "another connection kept the write-ahead log from being emptied after the run; later checkpoints overwrite it"
             ),
-            Ok(_) => {}
             Err(error) => tracing::warn!(%error, "emptying the write-ahead log after the run failed"),
         }
+        true
     }
 
     fn now(&self) -> DateTime<Utc> {
