@@ -126,21 +126,6 @@ impl Store {
         on_pool!(self, expired_in_scope(scope.conversation, scope.expired_since))
     }
 
-    /// After a run that deleted or overwrote rows: SQLite copies its write-ahead log into the
-    /// database file and empties it, so earlier versions of those rows do not stay behind in
-    /// old log frames. It gives up after about `wait` (the chat service's readers, or its own
-    /// checkpoint, holding on); other writers wait while it runs. `Some(false)`: it gave up,
-    /// and later checkpoints overwrite the frames instead. `None` where there is no such log
-    /// (PostgreSQL manages its own; an in-memory database has none).
-    pub async fn truncate_wal(&self, wait: std::time::Duration) -> Result<Option<bool>> {
-        match self {
-            Store::Sqlite(pool) if super::has_spare_connection(pool) => {
-                Ok(Some(sqlite::retention::truncate_wal(pool, wait).await?))
-            }
-            Store::Sqlite(_) | Store::Postgres(_) => Ok(None),
-        }
-    }
-
     /// One below the lowest and the highest message id (of one conversation, if given).
     pub async fn message_id_bounds(&self, conversation: Option<i64>) -> Result<(i64, i64)> {
         on_pool!(self, message_id_bounds(conversation))

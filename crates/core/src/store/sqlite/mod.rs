@@ -88,6 +88,29 @@ pub(super) async fn own_connection(pool: &SqlitePool) -> Result<sqlx::SqliteConn
     Ok(pool.connect_options().connect().await?)
 }
 
+/// Copies the write-ahead log into the database and empties it, on a connection of its own,
+/// within about `wait` (writers wait while a try runs). A try gives way at once to a
+/// checkpoint already running (the chat service's own, say) and is repeated after it. Erasure's
+/// certificate checkpoint (`gdpr::wal_checkpoint`) waits the pool's full busy timeout instead.
+/// Returns false when another connection kept the log from emptying in that time.
+pub(super) async fn truncate_wal(pool: &SqlitePool, wait: std::time::Duration) -> Result<bool> {
+    const RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+    let deadline = std::time::Instant::now() + wait;
+    let mut conn = own_connection(pool).await?;
+    let timeout = format!("PRAGMA busy_timeout = {}", wait.as_millis());
+    sqlx::query(sqlx::AssertSqlSafe(timeout)).execute(&mut conn).await?;
+    let emptied = loop {
+        let (busy, _, _): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut conn).await?;
+        if busy == 0 || std::time::Instant::now() + RETRY > deadline {
+            break busy == 0;
+        }
+        tokio::time::sleep(RETRY).await;
+    };
+    sqlx::Connection::close(conn).await?;
+    Ok(emptied)
+}
+
 pub(super) async fn applied_migrations(pool: &SqlitePool) -> Result<Vec<i64>> {
     let versions = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
         .fetch_all(pool)

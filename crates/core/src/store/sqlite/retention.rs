@@ -338,28 +338,6 @@ pub(crate) async fn purge_messages(
     }
 }
 
-/// Copies the write-ahead log into the database and empties it, on a connection of its own,
-/// within about `wait` (writers wait while a try runs). A try gives way at once to a
-/// checkpoint already running (the chat service's own, say) and is repeated after it.
-/// Returns false when another connection kept the log from emptying in that time.
-pub(crate) async fn truncate_wal(pool: &SqlitePool, wait: std::time::Duration) -> Result<bool> {
-    const RETRY: std::time::Duration = std::time::Duration::from_millis(10);
-    let deadline = std::time::Instant::now() + wait;
-    let mut conn = super::own_connection(pool).await?;
-    let timeout = format!("PRAGMA busy_timeout = {}", wait.as_millis());
-    sqlx::query(sqlx::AssertSqlSafe(timeout)).execute(&mut conn).await?;
-    let emptied = loop {
-        let (busy, _, _): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut conn).await?;
-        if busy == 0 || std::time::Instant::now() + RETRY > deadline {
-            break busy == 0;
-        }
-        tokio::time::sleep(RETRY).await;
-    };
-    sqlx::Connection::close(conn).await?;
-    Ok(emptied)
-}
-
 /// Foreign-key enforcement off (`on`) when every reference to `messages` is one
 /// [`purge_messages`] clears itself; back on otherwise.
 pub(crate) async fn message_purge_mode(conn: &mut SqliteConnection, on: bool) -> Result<()> {
