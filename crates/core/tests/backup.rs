@@ -214,8 +214,9 @@ async fn verify_catches_each_kind_of_damage() {
     std::fs::remove_file(&file).unwrap();
     run("zstd", &["-q", "plain.tar", "-o", file.to_str().unwrap()], &work);
     let sha = run("sha256sum", &[file.to_str().unwrap()], &work).split_whitespace().next().unwrap().to_string();
-    sqlx::query("UPDATE backups SET sha256 = $1 WHERE id = $2")
+    sqlx::query("UPDATE backups SET sha256 = $1, size_bytes = $2 WHERE id = $3")
         .bind(&sha)
+        .bind(std::fs::metadata(&file).unwrap().len() as i64)
         .bind(row.id)
         .execute(&mut db.raw().await)
         .await
@@ -230,7 +231,11 @@ async fn verify_catches_each_kind_of_damage() {
     let file = file_of(&settings, &row.file_name);
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 3]).unwrap();
-    sqlx::query("UPDATE backups SET sha256 = NULL WHERE id = $1")
+    // The catalog made to record the cut file, to reach the read itself.
+    let sha = run("sha256sum", &[file.to_str().unwrap()], &work).split_whitespace().next().unwrap().to_string();
+    sqlx::query("UPDATE backups SET sha256 = $1, size_bytes = $2 WHERE id = $3")
+        .bind(&sha)
+        .bind((bytes.len() / 3) as i64)
         .bind(row.id)
         .execute(&mut db.raw().await)
         .await

@@ -91,6 +91,14 @@ impl Store {
         }
     }
 
+    /// The manifest recorded in the catalog when the backup was written (JSON text).
+    pub async fn backup_manifest(&self, id: i64) -> Result<Option<String>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::backups::manifest(pool, id).await,
+            Store::Postgres(pool) => postgres::backups::manifest(pool, id).await,
+        }
+    }
+
     /// The highest erasure-ledger id (0 when empty).
     pub async fn erasure_ledger_position(&self) -> Result<i64> {
         match self {

@@ -166,4 +166,24 @@ impl AnyDb {
             AnyDb::Postgres(db, _) => db.count(table).await,
         }
     }
+
+    /// Runs SQL as another program (or a tamperer) would, on a connection of its own.
+    pub async fn execute(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match self {
+            AnyDb::Sqlite(db) => sqlx::raw_sql(sql).execute(&mut db.raw().await).await.map(drop),
+            AnyDb::Postgres(db, _) => sqlx::raw_sql(sql).execute(&mut db.raw().await).await.map(drop),
+        }
+        .expect("the SQL runs")
+    }
+
+    /// One text value, read on a connection of its own.
+    pub async fn scalar(&self, sql: &str) -> String {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match self {
+            AnyDb::Sqlite(db) => sqlx::query_scalar(sql).fetch_one(&mut db.raw().await).await,
+            AnyDb::Postgres(db, _) => sqlx::query_scalar(sql).fetch_one(&mut db.raw().await).await,
+        }
+        .expect("one value")
+    }
 }

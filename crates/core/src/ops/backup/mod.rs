@@ -45,6 +45,10 @@ use crate::time::{Month, to_db};
 /// Rows per export query when writing an archive.
 const EXPORT_CHUNK: usize = 5_000;
 const PREFIX: &str = "chatkeep-";
+/// The largest `manifest.json` read from a backup; chatkeep's own are a few KiB.
+const MANIFEST_CAP: u64 = 1 << 20;
+/// Free space left on a disk after a verify's or a restore's scratch files.
+const SCRATCH_MARGIN: u64 = 64 << 20;
 const SNAPSHOT_ENTRY: &str = "chatkeep.db";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -656,7 +660,7 @@ impl<'a> Backups<'a> {
                         container::write(&partial, &manifest, &files, passphrase.as_ref(), threads).and_then(|w| {
                             step();
                             // Read it back before it gets its real name.
-                            check_file(&partial, passphrase.as_ref(), Some(&manifest), false).map(|c| (w, c.rows))
+                            check_file(&partial, passphrase.as_ref(), &manifest, false).map(|c| (w, c.rows))
                         });
                     let checked_copy = match checker {
                         Some(handle) => {
@@ -754,8 +758,14 @@ impl<'a> Backups<'a> {
             .ok_or_else(|| Error::NotFound(format!("backup #{id} (see `chatkeep backup list`)")))
     }
 
-    /// A backup that can be restored: it finished, and its file is there.
-    async fn restorable(&self, id: i64) -> Result<BackupRow> {
+    /// The catalog's record of a backup (see [`Recorded`]).
+    async fn recorded(&self, row: &BackupRow) -> Result<Recorded> {
+        Recorded::of(row, self.store.backup_manifest(row.id).await?)
+    }
+
+    /// A backup that can be restored: it finished, its file is there, and the catalog
+    /// recorded what it holds (the file itself is checked against that before it is read).
+    async fn restorable(&self, id: i64) -> Result<(BackupRow, Recorded)> {
         let row = self.row(id).await?;
         match row.status.as_str() {
             "verified" | "completed" => {}
@@ -774,7 +784,23 @@ impl<'a> Backups<'a> {
                 self.directory().display()
             )));
         }
-        Ok(row)
+        let recorded = self.recorded(&row).await?;
+        Ok((row, recorded))
+    }
+
+    /// Checks the file against the catalog and pulls its data files into `scratch`,
+    /// refusing (before anything is extracted) a file that is not the one chatkeep wrote.
+    async fn extract_recorded(&self, row: &BackupRow, recorded: &Recorded, scratch: &Path) -> Result<Extracted> {
+        let (path, passphrase, recorded, scratch) =
+            (self.path_of(row), self.passphrase.cloned(), recorded.clone(), scratch.to_path_buf());
+        let id = row.id;
+        blocking(move || extract(&path, passphrase.as_ref(), &recorded, &scratch)).await.map_err(|error| match error {
+            Error::Check(problem) => Error::Check(format!(
+                "backup #{id} is not the backup chatkeep wrote, so nothing was restored: {problem} \
+                     (see `chatkeep backup verify {id}`)"
+            )),
+            other => other,
+        })
     }
 
     /// Re-reads a backup and checks it against its manifest and the catalog;
@@ -786,33 +812,30 @@ impl<'a> Backups<'a> {
         }
         let path = self.path_of(&row);
         let passphrase = self.passphrase.cloned();
-        let expected_sha = row.sha256.clone();
         let deep = row.kind == "snapshot";
-        let checked = tokio::task::spawn_blocking(move || -> Result<Checked> {
-            if !path.exists() {
-                return Err(Error::Check(format!("the file {} is missing", path.display())));
-            }
-            if let Some(expected) = expected_sha {
-                let (actual, _) = container::hash_file(&path).map_err(|e| Error::io("cannot read the backup", e))?;
-                if actual != expected {
-                    return Err(Error::Check(format!(
-                        "the file's SHA-256 is {actual}, but the catalog recorded {expected}: it changed after it was written"
-                    )));
+        let result = match self.recorded(&row).await {
+            Ok(recorded) => {
+                if deep {
+                    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+                    ensure_scratch_space(&dir, recorded.data_bytes(), &format!("verifying backup #{id}"))?;
+                }
+                let checked = blocking(move || {
+                    recorded.check_whole_file(&path)?;
+                    check_file(&path, passphrase.as_ref(), &recorded.manifest, deep)
+                })
+                .await;
+                // A PostgreSQL dump is checked by restoring it into a scratch database on the server.
+                match checked {
+                    Ok(Checked { pg_dump: Some((_scratch, dump)), manifest, .. }) => match self.store {
+                        Store::Postgres(pool) => pg_dump::check_in_scratch(pool, &dump, &manifest).await,
+                        Store::Sqlite(_) => Err(Error::invalid(format!(
+                            "backup #{id} is a PostgreSQL snapshot; it can only be checked against a PostgreSQL server"
+                        ))),
+                    },
+                    other => other.map(|c| c.rows),
                 }
             }
-            check_file(&path, passphrase.as_ref(), None, deep)
-        })
-        .await
-        .map_err(|e| Error::Check(format!("the verify worker stopped: {e}")))?;
-        // A PostgreSQL dump is checked by restoring it into a scratch database on the server.
-        let result = match checked {
-            Ok(Checked { pg_dump: Some((_scratch, dump)), manifest, .. }) => match self.store {
-                Store::Postgres(pool) => pg_dump::check_in_scratch(pool, &dump, &manifest).await,
-                Store::Sqlite(_) => Err(Error::invalid(format!(
-                    "backup #{id} is a PostgreSQL snapshot; it can only be checked against a PostgreSQL server"
-                ))),
-            },
-            other => other.map(|c| c.rows),
+            Err(error) => Err(error),
         };
         let now = to_db(self.clock.now());
         let mut tx = self.store.begin().await?;
@@ -821,10 +844,9 @@ impl<'a> Backups<'a> {
                 tx.finish_backup(id, &Finished::reverified(&now)).await?;
                 Verified { id, file_name: row.file_name.clone(), ok: true, problems: Vec::new(), row_counts: rows }
             }
-            // Without the passphrase nothing can be said about the file: not a failed backup.
-            Err(Error::InvalidInput(message)) => return Err(Error::InvalidInput(message)),
-            Err(error) => {
-                let message = error.to_string();
+            // Only what the backup itself shows judges it. Without the passphrase, or with the
+            // verifying machine's own fault (no scratch space, permissions), its status stays.
+            Err(Error::Check(message)) => {
                 tx.finish_backup(id, &Finished::failed(&message)).await?;
                 self.events.emit(Event::BackupFailed {
                     what: format!("verification of backup #{id}"),
@@ -838,6 +860,7 @@ impl<'a> Backups<'a> {
                     row_counts: BTreeMap::new(),
                 }
             }
+            Err(other) => return Err(other),
         };
         audit::append(
             &mut tx,
@@ -872,9 +895,9 @@ impl<'a> Backups<'a> {
     /// Restores a backup into a new database file (never over an existing one),
     /// then re-applies the erasure ledger of the live database to it.
     pub async fn restore_to(&self, id: i64, to: &Path, actor: Actor, progress: &dyn Progress) -> Result<RestoreReport> {
-        let row = self.restorable(id).await?;
+        let (row, recorded) = self.restorable(id).await?;
         // The catalog lives in the database it backs up: its snapshots are of this engine.
-        if row.kind == "snapshot" && self.store.engine() == "postgres" {
+        if row.kind == "snapshot" && (self.store.engine() == "postgres" || recorded.is_postgres_dump()) {
             return Err(postgres_snapshot_needs_database(id));
         }
         if to.exists() {
@@ -890,20 +913,15 @@ impl<'a> Backups<'a> {
         if !parent.is_dir() {
             return Err(Error::invalid(format!("the folder {} does not exist", parent.display())));
         }
-        let path = self.path_of(&row);
-        let passphrase = self.passphrase.cloned();
+        let kind = if row.kind == "snapshot" { Kind::Snapshot } else { Kind::Archive };
+        // The data files, and for an archive the combined import file and the new database beside them.
+        let copies = if kind == Kind::Snapshot { 1 } else { 3 };
+        ensure_scratch_space(parent, recorded.data_bytes().saturating_mul(copies), &format!("restoring backup #{id}"))?;
         let scratch = tempfile::Builder::new()
             .prefix(".chatkeep-restore-")
             .tempdir_in(parent)
             .map_err(|e| Error::io(format!("cannot make a scratch folder in {}", parent.display()), e))?;
-        let scratch_path = scratch.path().to_path_buf();
-        let kind = if row.kind == "snapshot" { Kind::Snapshot } else { Kind::Archive };
-        let extracted = tokio::task::spawn_blocking(move || extract(&path, passphrase.as_ref(), &scratch_path))
-            .await
-            .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
-        if extracted.files.iter().any(|f| f == pg_dump::ENTRY) {
-            return Err(postgres_snapshot_needs_database(id));
-        }
+        let extracted = self.extract_recorded(&row, &recorded, scratch.path()).await?;
         let ledger = crate::ops::gdpr::load_ledger(self.store, self.clock).await?;
         // Everything happens in the scratch folder; the finished database is renamed into place last,
         // so a failure or a kill never leaves a file at `to` that still holds erased people.
@@ -912,6 +930,7 @@ impl<'a> Backups<'a> {
             Kind::Snapshot => {
                 let db = scratch.path().join(SNAPSHOT_ENTRY);
                 let rows = snapshot::check_database(&db)?;
+                check_restored_rows(id, &recorded.manifest, &rows)?;
                 std::fs::rename(&db, &staged).map_err(|e| Error::io("cannot stage the restored database", e))?;
                 (None, rows)
             }
@@ -922,13 +941,12 @@ impl<'a> Backups<'a> {
                     ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
                 let report = import_jsonl_with(&target, &combined, options, actor, self.clock, progress).await;
                 target.close().await;
-                (Some(report?), extracted.rows.clone())
+                (Some(report?), recorded.manifest.row_counts())
             }
         };
         let target = Store::open(&crate::config::DatabaseUrl::Sqlite(staged.clone())).await?;
-        let replayed =
-            crate::ops::gdpr::reapply_erasure_ledger(&target, &ledger, extracted.ledger_position, actor, self.clock)
-                .await;
+        let position = recorded.manifest.erasure_ledger_position;
+        let replayed = crate::ops::gdpr::reapply_erasure_ledger(&target, &ledger, position, actor, self.clock).await;
         target.close().await;
         let (erased_again, _) = replayed?;
         restrict(&staged);
@@ -977,38 +995,37 @@ impl<'a> Backups<'a> {
         actor: Actor,
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
-        let row = self.restorable(id).await?;
-        if row.kind == "snapshot" && self.store.engine() == "sqlite" {
+        let (row, recorded) = self.restorable(id).await?;
+        if row.kind == "snapshot" && !recorded.is_postgres_dump() {
             return Err(Error::invalid(format!(
                 "backup #{id} is a SQLite snapshot: it restores into a new SQLite file (--to NEW.db); \
                  to bring chat data into PostgreSQL, restore its monthly archives there"
             )));
         }
         let mut target = pg_dump::NewDatabase::open(to, self.store).await?;
-        let path = self.path_of(&row);
-        let passphrase = self.passphrase.cloned();
+        // The data files, and for an archive the combined import file beside them.
+        let copies = if recorded.is_postgres_dump() { 1 } else { 2 };
+        ensure_scratch_space(
+            self.directory(),
+            recorded.data_bytes().saturating_mul(copies),
+            &format!("restoring backup #{id}"),
+        )?;
         let scratch = tempfile::Builder::new()
             .prefix(".chatkeep-restore-")
             .tempdir_in(self.directory())
             .map_err(|e| Error::io("cannot make a scratch folder in the backup folder", e))?;
-        let scratch_path = scratch.path().to_path_buf();
-        let extracted = tokio::task::spawn_blocking(move || extract(&path, passphrase.as_ref(), &scratch_path))
-            .await
-            .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
-        let dump = extracted.files.iter().any(|f| f == pg_dump::ENTRY).then(|| scratch.path().join(pg_dump::ENTRY));
-        if row.kind == "snapshot" && dump.is_none() {
-            return Err(Error::invalid(format!("backup #{id} holds no PostgreSQL dump to restore")));
-        }
+        let extracted = self.extract_recorded(&row, &recorded, scratch.path()).await?;
+        let dump = recorded.is_postgres_dump().then(|| scratch.path().join(pg_dump::ENTRY));
         // Found before anything is created on the server.
         let tools = match &dump {
-            Some(_) => Some(pg_dump::locate_for_restore(target.server_major, &extracted.manifest).await?),
+            Some(_) => Some(pg_dump::locate_for_restore(target.server_major, &recorded.manifest).await?),
             None => None,
         };
         let ledger = crate::ops::gdpr::load_ledger(self.store, self.clock).await?;
         target.begin().await?;
         let restored = async {
             let (import, row_counts) = match (&dump, &tools) {
-                (Some(dump), Some(tools)) => (None, target.restore_dump(tools, dump, &extracted.manifest).await?),
+                (Some(dump), Some(tools)) => (None, target.restore_dump(tools, dump, &recorded.manifest).await?),
                 _ => {
                     let combined = combine_jsonl(scratch.path(), &extracted, None, &ledger)?;
                     let store = Store::open(&target.work_url()).await?;
@@ -1016,14 +1033,13 @@ impl<'a> Backups<'a> {
                         ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
                     let report = import_jsonl_with(&store, &combined, options, actor, self.clock, progress).await;
                     store.close().await;
-                    (Some(report?), extracted.rows.clone())
+                    (Some(report?), recorded.manifest.row_counts())
                 }
             };
             // Opening it also brings a snapshot of an older chatkeep up to the current schema.
             let store = Store::open(&target.work_url()).await?;
-            let replayed =
-                crate::ops::gdpr::reapply_erasure_ledger(&store, &ledger, extracted.ledger_position, actor, self.clock)
-                    .await;
+            let position = recorded.manifest.erasure_ledger_position;
+            let replayed = crate::ops::gdpr::reapply_erasure_ledger(&store, &ledger, position, actor, self.clock).await;
             store.close().await;
             let (erased_again, _) = replayed?;
             Ok::<_, Error>((import, row_counts, erased_again))
@@ -1052,22 +1068,23 @@ impl<'a> Backups<'a> {
         actor: Actor,
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
-        let row = self.restorable(id).await?;
+        let (row, recorded) = self.restorable(id).await?;
         if row.kind != "archive" {
             return Err(Error::invalid(format!(
                 "backup #{id} is a snapshot; a snapshot restores into a new file (--to NEW.db), never into the live database"
             )));
         }
-        let path = self.path_of(&row);
-        let passphrase = self.passphrase.cloned();
+        // The data files and the combined import file.
+        ensure_scratch_space(
+            self.directory(),
+            recorded.data_bytes().saturating_mul(2),
+            &format!("restoring backup #{id}"),
+        )?;
         let scratch = tempfile::Builder::new()
             .prefix(".chatkeep-restore-")
             .tempdir_in(self.directory())
             .map_err(|e| Error::io("cannot make a scratch folder in the backup folder", e))?;
-        let scratch_path = scratch.path().to_path_buf();
-        let extracted = tokio::task::spawn_blocking(move || extract(&path, passphrase.as_ref(), &scratch_path))
-            .await
-            .map_err(|e| Error::Check(format!("the restore worker stopped: {e}")))??;
+        let extracted = self.extract_recorded(&row, &recorded, scratch.path()).await?;
         let ledger = crate::ops::gdpr::load_ledger(self.store, self.clock).await?;
         let combined = combine_jsonl(scratch.path(), &extracted, conversation, &ledger)?;
         let options = ImportOptions { keep_existing: true, drop_missing_reply_to: true, action: "backup.restore" };
@@ -1079,16 +1096,16 @@ impl<'a> Backups<'a> {
         }
         // Erasures since the backup: the merge may have brought their rows back.
         let ledger = crate::ops::gdpr::load_ledger(self.store, self.clock).await?;
+        let position = recorded.manifest.erasure_ledger_position;
         let (erased_again, _) =
-            crate::ops::gdpr::reapply_erasure_ledger(self.store, &ledger, extracted.ledger_position, actor, self.clock)
-                .await?;
+            crate::ops::gdpr::reapply_erasure_ledger(self.store, &ledger, position, actor, self.clock).await?;
         self.audit_restore(actor, &row, None, erased_again).await?;
         Ok(RestoreReport {
             backup: id,
             kind: Kind::Archive,
             to: None,
             to_database: None,
-            row_counts: extracted.rows.clone(),
+            row_counts: recorded.manifest.row_counts(),
             import: Some(report),
             erased_again,
         })
@@ -1202,7 +1219,7 @@ impl<'a> Backups<'a> {
     /// Copies a backup to `to` (a file, or a folder to put it in), checking the copy.
     /// Refuses to overwrite unless asked.
     pub async fn save_copy(&self, id: i64, to: &Path, overwrite: bool) -> Result<PathBuf> {
-        let row = self.restorable(id).await?;
+        let (row, recorded) = self.restorable(id).await?;
         let source = self.path_of(&row);
         let target = if to.is_dir() { to.join(&row.file_name) } else { to.to_path_buf() };
         let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -1218,7 +1235,7 @@ impl<'a> Backups<'a> {
         if same_file(&source, &target) {
             return Err(Error::invalid("that is the backup itself"));
         }
-        let expected = row.sha256.clone();
+        let expected = recorded.sha256;
         let target_for_copy = target.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let name = target_for_copy.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
@@ -1237,7 +1254,7 @@ impl<'a> Backups<'a> {
                 let _ = std::fs::remove_file(&partial);
                 Error::io(format!("cannot copy the backup to {}", target_for_copy.display()), e)
             })?;
-            if expected.is_some_and(|e| e != sha) {
+            if expected != sha {
                 let _ = std::fs::remove_file(&partial);
                 return Err(Error::Check("the copy does not match the backup's checksum; nothing was saved".into()));
             }
@@ -1306,13 +1323,109 @@ fn restrict(path: &Path) {
     let _ = path;
 }
 
-/// Data files pulled out of a backup into a scratch folder, with their row counts.
+/// A backup file that cannot be opened: missing is the backup's problem; anything
+/// else (permissions, a failing disk) is the machine's, and judges nothing.
+fn unreadable(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::Check(format!("the file {} is missing", path.display()))
+    } else {
+        Error::io(format!("cannot read the backup {}", path.display()), e)
+    }
+}
+
+/// Data files pulled out of a backup into a scratch folder.
 struct Extracted {
     files: Vec<String>,
-    rows: BTreeMap<String, u64>,
-    /// The erasure-ledger position the backup was taken at (its manifest's).
-    ledger_position: i64,
+}
+
+/// What the catalog recorded when chatkeep wrote a backup: the only thing a restore or a
+/// verify decides from (kind, range, rows, erasure-ledger position, engine). The file in
+/// the folder is checked against it before anything in the file is used.
+#[derive(Debug, Clone)]
+struct Recorded {
+    id: i64,
     manifest: Manifest,
+    sha256: String,
+    bytes: u64,
+}
+
+impl Recorded {
+    /// The catalog's record of `row`, checked to be the shape chatkeep writes for its kind.
+    fn of(row: &BackupRow, manifest: Option<String>) -> Result<Recorded> {
+        let id = row.id;
+        let (Some(sha256), Some(bytes), Some(text)) = (row.sha256.clone(), row.size_bytes, manifest) else {
+            return Err(Error::Check(format!(
+                "the catalog holds no checksum or manifest for backup #{id}; only a backup chatkeep recorded \
+                 when it wrote it can be verified or restored"
+            )));
+        };
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| Error::Check(format!("the catalog's manifest of backup #{id} is not valid: {e}")))?;
+        let recorded = Recorded { id, manifest, sha256, bytes: u64::try_from(bytes).unwrap_or(0) };
+        recorded.check_shape(&row.kind)?;
+        Ok(recorded)
+    }
+
+    /// Exactly the entries chatkeep writes for the catalog's kind, with plain names.
+    fn check_shape(&self, kind: &str) -> Result<()> {
+        let (id, m) = (self.id, &self.manifest);
+        if m.format != manifest::FORMAT || m.format_version > manifest::FORMAT_VERSION {
+            return Err(Error::Check(format!(
+                "backup #{id} is format {} version {}; this chatkeep reads {} version {} or older",
+                m.format,
+                m.format_version,
+                manifest::FORMAT,
+                manifest::FORMAT_VERSION
+            )));
+        }
+        if m.kind != kind {
+            return Err(Error::Check(format!("backup #{id}'s manifest says {}, the catalog says {kind}", m.kind)));
+        }
+        let mut names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
+        names.sort_unstable();
+        let mut wanted: Vec<&str> = match (kind, m.engine.as_str()) {
+            ("archive", _) => ExportTable::ALL.iter().map(|t| t.file_name()).collect(),
+            ("snapshot", "postgres") => vec![pg_dump::ENTRY],
+            ("snapshot", _) => vec![SNAPSHOT_ENTRY],
+            _ => Vec::new(),
+        };
+        wanted.sort_unstable();
+        if names != wanted {
+            return Err(Error::Check(format!(
+                "backup #{id} lists the files {names:?}; a {kind} holds exactly {wanted:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The file in the folder is the one chatkeep wrote: same size, same SHA-256.
+    fn check_whole_file(&self, path: &Path) -> Result<()> {
+        let size = std::fs::metadata(path).map_err(|e| unreadable(path, e))?.len();
+        if size != self.bytes {
+            return Err(Error::Check(format!(
+                "the file {} is {size} bytes, but the catalog recorded {}: it changed after it was written",
+                path.display(),
+                self.bytes
+            )));
+        }
+        let (actual, _) = container::hash_file(path).map_err(|e| unreadable(path, e))?;
+        if actual != self.sha256 {
+            return Err(Error::Check(format!(
+                "the file's SHA-256 is {actual}, but the catalog recorded {}: it changed after it was written",
+                self.sha256
+            )));
+        }
+        Ok(())
+    }
+
+    /// The bytes of the data entries, as recorded.
+    fn data_bytes(&self) -> u64 {
+        self.manifest.files.iter().map(|f| f.bytes).sum()
+    }
+
+    fn is_postgres_dump(&self) -> bool {
+        self.manifest.files.iter().any(|f| f.name == pg_dump::ENTRY)
+    }
 }
 
 /// What [`check_file`] found.
@@ -1324,38 +1437,40 @@ struct Checked {
     pg_dump: Option<(tempfile::TempDir, PathBuf)>,
 }
 
-/// Reads a backup through, checks it against its manifest (and `expected`, when
-/// given), and returns the rows per table. With `deep`, a SQLite snapshot is extracted
-/// to a scratch folder and opened with `PRAGMA integrity_check`; a PostgreSQL dump is
-/// extracted and handed back for the caller to restore.
-fn check_file(
-    path: &Path,
-    passphrase: Option<&SecretString>,
-    expected: Option<&Manifest>,
-    deep: bool,
-) -> Result<Checked> {
+/// Reads a backup through, checks it against `expected` (the manifest recorded when
+/// it was written), and returns the rows per table. With `deep`, a SQLite snapshot is
+/// extracted to a scratch folder and opened with `PRAGMA integrity_check`; a PostgreSQL
+/// dump is extracted and handed back for the caller to restore.
+fn check_file(path: &Path, passphrase: Option<&SecretString>, expected: &Manifest, deep: bool) -> Result<Checked> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let scratch = if deep {
+        ensure_scratch_space(dir, expected.files.iter().map(|f| f.bytes).sum(), "checking the backup")?;
         Some(
             tempfile::Builder::new()
                 .prefix(".chatkeep-verify-")
-                .tempdir_in(path.parent().unwrap_or(Path::new(".")))
-                .map_err(|e| Error::io("cannot make a scratch folder", e))?,
+                .tempdir_in(dir)
+                .map_err(|e| scratch_fault(&dir.join(".chatkeep-verify"), e))?,
         )
     } else {
         None
     };
     let mut dump = None;
-    let manifest = walk(path, passphrase, |name, reader| {
+    walk(path, passphrase, expected, |name, reader| {
         let Some(scratch) = &scratch else {
             let (sha, bytes, rows) = count_entry(name, reader)?;
             // A snapshot's rows are counted only when it is opened (deep).
             return Ok((sha, bytes, (!is_snapshot_entry(name)).then_some(rows)));
         };
         let target = scratch.path().join(name);
-        let mut file = File::create(&target).map_err(|e| Error::io("cannot write to the scratch folder", e))?;
+        let mut file = container::create_private(&target).map_err(|e| scratch_fault(scratch.path(), e))?;
         let mut hashing = container::HashingReader::new(reader);
-        std::io::copy(&mut hashing, &mut file).map_err(|e| truncated(path, e))?;
+        copy_entry(path, scratch.path(), &mut hashing, &mut file)?;
         let (sha, bytes) = hashing.finish();
+        let listed = expected.files.iter().find(|f| f.name == name).map_or(0, |f| f.bytes);
+        if sha != expected.files.iter().find(|f| f.name == name).map_or("", |f| f.sha256.as_str()) || bytes != listed {
+            // Not what was written: the walk reports it; never open it.
+            return Ok((sha, bytes, None));
+        }
         if name == pg_dump::ENTRY {
             dump = Some(target);
             return Ok((sha, bytes, None));
@@ -1364,21 +1479,34 @@ fn check_file(
             drop(file);
             snapshot::check_database(&target)?
         } else {
-            let reader = BufReader::new(File::open(&target).map_err(|e| Error::io("cannot read the scratch copy", e))?);
+            let reader = BufReader::new(File::open(&target).map_err(|e| scratch_fault(scratch.path(), e))?);
             BTreeMap::from([(String::new(), reader.lines().count() as u64)])
         };
         Ok((sha, bytes, Some(rows)))
     })?;
-    if let Some(expected) = expected
-        && expected != &manifest
-    {
-        return Err(Error::Check("the manifest read back differs from the one written".into()));
-    }
     let pg_dump = match (scratch, dump) {
         (Some(scratch), Some(dump)) => Some((scratch, dump)),
         _ => None,
     };
-    Ok(Checked { rows: manifest.row_counts(), manifest, pg_dump })
+    Ok(Checked { rows: expected.row_counts(), manifest: expected.clone(), pg_dump })
+}
+
+/// A restored snapshot holds the rows per table the catalog's manifest recorded.
+fn check_restored_rows(id: i64, manifest: &Manifest, found: &BTreeMap<String, u64>) -> Result<()> {
+    let mut problems = Vec::new();
+    for file in manifest.files.iter().filter(|f| f.name == SNAPSHOT_ENTRY) {
+        for (table, rows) in &file.rows {
+            let restored = found.get(table).copied().unwrap_or(0);
+            if restored != *rows {
+                problems.push(format!("{table}: {restored} rows restored, the manifest says {rows}"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Check(format!("backup #{id} did not restore what it recorded: {}", problems.join("; "))))
+    }
 }
 
 /// A database snapshot's entry (SQLite file or PostgreSQL dump): its rows are counted by opening it.
@@ -1438,13 +1566,17 @@ fn count_entry(name: &str, reader: &mut dyn Read) -> Result<(String, u64, BTreeM
     Ok((sha, bytes, BTreeMap::from([(String::new(), lines)])))
 }
 
-/// Walks a backup: the manifest must come first; each data entry is handed to
-/// `visit`, which returns its SHA-256, size and rows; all are compared with the manifest.
+/// Walks a backup against `expected`, the manifest chatkeep recorded when it wrote the
+/// file: the file's own `manifest.json` comes first, is read with a size cap, and must
+/// equal it; then each data entry, once, as a regular file, is handed to `visit` (which
+/// returns its SHA-256, size and rows) reading at most the recorded size plus one byte,
+/// and all are compared with `expected`. Nothing in the file decides anything.
 fn walk(
     path: &Path,
     passphrase: Option<&SecretString>,
+    expected: &Manifest,
     mut visit: impl FnMut(&str, &mut dyn Read) -> Result<(String, u64, Option<BTreeMap<String, u64>>)>,
-) -> Result<Manifest> {
+) -> Result<()> {
     let stream = container::open(path, passphrase)?;
     let mut archive = tar::Archive::new(stream);
     let mut entries = archive.entries().map_err(|e| truncated(path, e))?;
@@ -1456,41 +1588,50 @@ fn walk(
     if first_name != "manifest.json" {
         return Err(Error::Check(format!("{} does not start with manifest.json (found {first_name})", path.display())));
     }
-    let mut text = String::new();
-    first.read_to_string(&mut text).map_err(|e| truncated(path, e))?;
+    let mut text = Vec::new();
+    (&mut first).take(MANIFEST_CAP + 1).read_to_end(&mut text).map_err(|e| truncated(path, e))?;
     drop(first);
-    let manifest: Manifest = serde_json::from_str(&text)
+    if text.len() as u64 > MANIFEST_CAP {
+        return Err(Error::Check(format!(
+            "the manifest of {} is larger than {} KiB; chatkeep never writes one so large",
+            path.display(),
+            MANIFEST_CAP / 1024
+        )));
+    }
+    let manifest: Manifest = serde_json::from_slice(&text)
         .map_err(|e| Error::Check(format!("the manifest of {} is not valid: {e}", path.display())))?;
-    // Entry names become file names in a scratch folder: plain names only.
-    if let Some(bad) = manifest.files.iter().find(|f| {
-        f.name.is_empty() || f.name.contains(['/', '\\']) || f.name.starts_with('.') || f.name == "manifest.json"
-    }) {
+    if &manifest != expected {
         return Err(Error::Check(format!(
-            "{} lists a file named {:?}, which chatkeep never writes",
-            path.display(),
-            bad.name
+            "the manifest inside {} differs from the one chatkeep recorded when it wrote the backup: \
+             the file was replaced or edited",
+            path.display()
         )));
     }
-    if manifest.format != manifest::FORMAT || manifest.format_version > manifest::FORMAT_VERSION {
-        return Err(Error::Check(format!(
-            "{} is format {} version {}; this chatkeep reads {} version {} or older",
-            path.display(),
-            manifest.format,
-            manifest.format_version,
-            manifest::FORMAT,
-            manifest::FORMAT_VERSION
-        )));
-    }
-    let mut seen = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     let mut problems = Vec::new();
     for entry in entries {
         let mut entry = entry.map_err(|e| truncated(path, e))?;
         let name = entry.path().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
-        let Some(listed) = manifest.files.iter().find(|f| f.name == name) else {
+        let Some(listed) = expected.files.iter().find(|f| f.name == name) else {
             problems.push(format!("{name} is in the file but not in the manifest"));
             continue;
         };
-        let (sha, bytes, rows) = visit(&name, &mut entry)?;
+        if seen.contains(&name) {
+            problems.push(format!("{name} appears more than once"));
+            continue;
+        }
+        seen.push(name.clone());
+        let entry_type = entry.header().entry_type();
+        if !matches!(entry_type, tar::EntryType::Regular | tar::EntryType::Continuous) {
+            problems.push(format!("{name} is not a regular file (tar type {:?})", entry_type));
+            continue;
+        }
+        // Anything past the recorded size is damage: read one byte more to see it, never the rest.
+        let (sha, bytes, rows) = visit(&name, &mut (&mut entry).take(listed.bytes + 1))?;
+        if bytes > listed.bytes {
+            problems.push(format!("{name} is longer than the {} bytes the manifest says", listed.bytes));
+            continue;
+        }
         if sha != listed.sha256 {
             problems.push(format!("{name}: SHA-256 {sha}, the manifest says {}", listed.sha256));
         }
@@ -1499,7 +1640,6 @@ fn walk(
         }
         // JSONL files report lines under "", snapshots per table; None: not counted.
         let Some(rows) = rows else {
-            seen.push(name);
             continue;
         };
         let counted: BTreeMap<String, u64> = match rows.get("") {
@@ -1512,9 +1652,8 @@ fn walk(
                 problems.push(format!("{name}: {found} {table} rows, the manifest says {n}"));
             }
         }
-        seen.push(name);
     }
-    for file in &manifest.files {
+    for file in &expected.files {
         if !seen.contains(&file.name) {
             problems.push(format!("{} is in the manifest but missing from the file", file.name));
         }
@@ -1522,31 +1661,82 @@ fn walk(
     if !problems.is_empty() {
         return Err(Error::Check(format!("{} does not match its manifest: {}", path.display(), problems.join("; "))));
     }
-    Ok(manifest)
+    Ok(())
 }
 
-/// Extracts and checks a backup's data files into `into`.
-fn extract(path: &Path, passphrase: Option<&SecretString>, into: &Path) -> Result<Extracted> {
+/// Extracts and checks a backup's data files into `into`, after checking the whole
+/// file against what the catalog recorded.
+fn extract(path: &Path, passphrase: Option<&SecretString>, recorded: &Recorded, into: &Path) -> Result<Extracted> {
+    recorded.check_whole_file(path)?;
     let mut files = Vec::new();
-    let manifest = walk(path, passphrase, |name, reader| {
+    walk(path, passphrase, &recorded.manifest, |name, reader| {
         let target = into.join(name);
-        let mut file =
-            container::create_private(&target).map_err(|e| Error::io("cannot write to the scratch folder", e))?;
+        let mut file = container::create_private(&target).map_err(|e| scratch_fault(into, e))?;
         let mut hashing = container::HashingReader::new(reader);
-        std::io::copy(&mut hashing, &mut file).map_err(|e| truncated(path, e))?;
+        copy_entry(path, into, &mut hashing, &mut file)?;
         let (sha, bytes) = hashing.finish();
         files.push(name.to_string());
         let rows = if is_snapshot_entry(name) {
             None
         } else {
-            let reader = BufReader::new(File::open(&target).map_err(|e| Error::io("cannot read the scratch copy", e))?);
+            let reader = BufReader::new(File::open(&target).map_err(|e| scratch_fault(into, e))?);
             Some(BTreeMap::from([(String::new(), reader.lines().count() as u64)]))
         };
         Ok((sha, bytes, rows))
-    });
-    let manifest = manifest?;
-    // Snapshot row counts come from the manifest (the walk skipped the database check).
-    Ok(Extracted { files, rows: manifest.row_counts(), ledger_position: manifest.erasure_ledger_position, manifest })
+    })?;
+    Ok(Extracted { files })
+}
+
+/// Copies one entry into a scratch file: a read error is the backup's damage, a write
+/// error the scratch folder's fault (no space, no permission).
+fn copy_entry(path: &Path, scratch: &Path, from: &mut dyn Read, to: &mut File) -> Result<()> {
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = from.read(&mut buffer).map_err(|e| truncated(path, e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        to.write_all(&buffer[..n]).map_err(|e| scratch_fault(scratch, e))?;
+    }
+}
+
+/// A write in the scratch folder failed: the verifying machine's fault, not the backup's.
+fn scratch_fault(scratch: &Path, e: std::io::Error) -> Error {
+    Error::io(
+        format!(
+            "cannot write to the scratch folder {} (free space or fix permissions there, then run it again; \
+             the backup's status is unchanged)",
+            scratch.parent().unwrap_or(scratch).display()
+        ),
+        e,
+    )
+}
+
+/// Checks that `dir` has room for `needed` bytes of scratch files before any is written.
+fn ensure_scratch_space(dir: &Path, needed: u64, what: &str) -> Result<()> {
+    let free = fs4::available_space(dir)
+        .map_err(|e| Error::io(format!("cannot tell how much space is free in {}", dir.display()), e))?;
+    // Room for the files, and some left over for everything else on that disk.
+    let wanted = needed.saturating_add(needed / 20).saturating_add(SCRATCH_MARGIN);
+    if free < wanted {
+        return Err(Error::io(
+            format!(
+                "{what} needs about {} of scratch space in {}, which has {} free",
+                human_bytes(wanted),
+                dir.display(),
+                human_bytes(free)
+            ),
+            std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "free space there and run it again; the backup's status is unchanged",
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn human_bytes(bytes: u64) -> String {
+    crate::ops::maintenance::plan::human_bytes(i64::try_from(bytes).unwrap_or(i64::MAX))
 }
 
 /// Joins an archive's JSONL files in import order (optionally one conversation's rows only),

@@ -76,6 +76,14 @@ pub(crate) async fn by_id(pool: &PgPool, id: i64) -> Result<Option<BackupRow>> {
     Ok(row.map(BackupRow::from))
 }
 
+pub(crate) async fn manifest(pool: &PgPool, id: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT manifest::text FROM backups WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .flatten())
+}
+
 pub(crate) async fn insert(conn: &mut PgConnection, new: &NewBackup<'_>, pid: u32) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO backups (kind, manual, range_start, range_end, year, month, file_name, encrypted, status,

@@ -18,6 +18,10 @@ pub(crate) async fn by_id(pool: &SqlitePool, id: i64) -> Result<Option<BackupRow
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1"))).bind(id).fetch_optional(pool).await?)
 }
 
+pub(crate) async fn manifest(pool: &SqlitePool, id: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT manifest FROM backups WHERE id = $1").bind(id).fetch_optional(pool).await?.flatten())
+}
+
 pub(crate) async fn insert(conn: &mut SqliteConnection, new: &NewBackup<'_>, pid: u32) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO backups (kind, manual, range_start, range_end, year, month, file_name, encrypted, status,
