@@ -652,6 +652,52 @@ fn webhook_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::
     (url, bodies)
 }
 
+/// A webhook endpoint that refuses every notification (404), so chatkeep logs the failure at once.
+fn refusing_webhook() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let _ = (&stream).write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    format!("http://{address}")
+}
+
+#[test]
+fn a_webhook_urls_secret_path_is_never_printed() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["demo", "seed", "--conversations", "20", "--messages", "200", "--months", "1"]);
+    let base = refusing_webhook();
+    let hook = format!("{base}/services/T0CHATKEEP/B0CHATKEEP/xoxSeCrEt4711");
+    let secret = "xoxSeCrEt4711";
+    let with_hook = |args: &[&str]| sandbox.command(args).env("CHATKEEP_WEBHOOK_URL", &hook).output().unwrap();
+
+    for args in [&["config", "show"][..], &["config", "show", "--json"]] {
+        let out = with_hook(args);
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(!shown.contains(secret) && !shown.contains("T0CHATKEEP"), "config {args:?} masks the path: {shown}");
+        assert!(shown.contains(&format!("{base}/****")), "the host stays visible: {shown}");
+    }
+    // A notification the endpoint refuses is logged with the host only.
+    let out = with_hook(&["jobs", "run", "snapshot"]);
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("could not be delivered") && log.contains(&format!("{base}/****")), "{log}");
+    assert!(!log.contains(secret) && !log.contains("T0CHATKEEP"), "the log masks the path: {log}");
+    // An invalid URL is refused without quoting its secret.
+    let out = sandbox.command(&["stats"]).env("CHATKEEP_WEBHOOK_URL", "ftp://host/xoxSeCrEt4711").output().unwrap();
+    assert!(!out.status.success() && !stderr(&out).contains(secret), "{}", stderr(&out));
+}
+
 #[test]
 fn the_daemon_runs_its_schedule_stops_cleanly_and_catches_up_after_downtime() {
     let sandbox = Sandbox::new();

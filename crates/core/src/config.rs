@@ -818,7 +818,7 @@ impl Config {
 
         let notify = NotifySettings {
             log: resolver.resolve_required(&NOTIFY_LOG, true, parse_bool)?,
-            webhook_url: resolver.resolve(&NOTIFY_WEBHOOK, None, parse_http_url, Clone::clone)?,
+            webhook_url: resolver.resolve(&NOTIFY_WEBHOOK, None, parse_http_url, |url| masked_url(url))?,
             telegram_bot_token: resolver
                 .resolve(&NOTIFY_TELEGRAM_TOKEN, None, parse_telegram_token, |_| "(set; not shown)".to_string())?,
             telegram_chat_id: resolver.resolve(&NOTIFY_TELEGRAM_CHAT, None, parse_telegram_chat, Clone::clone)?,
@@ -1168,7 +1168,13 @@ fn invalid(spec: &SettingSpec, value: &str, source: &Source) -> ConfigError {
         Source::Env(name) => name.clone(),
         _ => spec.key.to_string(),
     };
-    ConfigError::Invalid { key, value: value.to_string(), origin: source.clone(), accepted: spec.accepted.to_string() }
+    // A secret stays masked even when it is the value being refused.
+    let value = match spec.key {
+        key if key == NOTIFY_WEBHOOK.key => masked_url(value),
+        key if key == NOTIFY_TELEGRAM_TOKEN.key => "(not shown)".to_string(),
+        _ => value.to_string(),
+    };
+    ConfigError::Invalid { key, value, origin: source.clone(), accepted: spec.accepted.to_string() }
 }
 
 fn flatten_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
@@ -1229,6 +1235,22 @@ fn parse_cron(text: &str) -> Option<Option<String>> {
         return Some(None);
     }
     crate::scheduler::Schedule::check(text).ok().map(|()| Some(text.to_string()))
+}
+
+/// A URL as chatkeep prints it: scheme, host and port only. Webhook URLs carry their
+/// secret in the path or the query (Slack's `https://hooks.slack.com/services/T0/B0/XyZ`),
+/// so everything after the host is masked, and so is a password.
+pub fn masked_url(text: &str) -> String {
+    match url::Url::parse(text.trim()) {
+        Ok(url) => {
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let user = if url.username().is_empty() && url.password().is_none() { "" } else { "****@" };
+            let rest =
+                if url.path().trim_start_matches('/').is_empty() && url.query().is_none() { "" } else { "/****" };
+            format!("{}://{user}{}{port}{rest}", url.scheme(), url.host_str().unwrap_or(""))
+        }
+        Err(_) => "(not shown: not a valid URL)".to_string(),
+    }
 }
 
 fn parse_http_url(text: &str) -> Option<String> {

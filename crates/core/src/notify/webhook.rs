@@ -18,7 +18,8 @@ pub enum Target {
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Json { url } => f.debug_struct("Json").field("url", url).finish(),
+            // A webhook URL carries its secret in the path: never in logs.
+            Target::Json { url } => f.debug_struct("Json").field("url", &crate::config::masked_url(url)).finish(),
             // The token is a secret: never in logs.
             Target::Telegram { api_url, chat_id, .. } => {
                 f.debug_struct("Telegram").field("api_url", api_url).field("chat_id", chat_id).finish_non_exhaustive()
@@ -40,7 +41,7 @@ impl Target {
     /// Where it goes, for log lines (no secrets).
     fn describe(&self) -> String {
         match self {
-            Target::Json { url } => url.clone(),
+            Target::Json { url } => crate::config::masked_url(url),
             Target::Telegram { chat_id, .. } => format!("Telegram chat {chat_id}"),
         }
     }
@@ -188,10 +189,24 @@ fn deliver(agent: &ureq::Agent, target: &Target, delivery: Delivery, event: &Eve
     }
 }
 
-/// Error texts may quote the URL; a Telegram URL carries the bot token.
+/// Error texts may quote the URL, which carries the secret (a webhook's path, a Telegram bot token).
 fn redact(text: &str, target: &Target) -> String {
     match target {
         Target::Telegram { token, .. } if !token.is_empty() => text.replace(token.as_str(), "****"),
+        Target::Json { url } => {
+            let secret = url::Url::parse(url).ok().map(|u| {
+                let mut tail = u.path().to_string();
+                if let Some(query) = u.query() {
+                    tail = format!("{tail}?{query}");
+                }
+                tail
+            });
+            let text = text.replace(url.as_str(), &crate::config::masked_url(url));
+            match secret.filter(|s| !s.trim_start_matches('/').is_empty()) {
+                Some(secret) => text.replace(&secret, "/****"),
+                None => text,
+            }
+        }
         _ => text.to_string(),
     }
 }
