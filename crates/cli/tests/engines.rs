@@ -117,6 +117,13 @@ impl Sandbox {
         assert!(out.status.success(), "[{}] {sql}: {}", self.name(), String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
+
+    /// Runs SQL on the server's maintenance database (for what a test database cannot answer).
+    fn sql_admin(&self, admin: &str, sql: &str) -> String {
+        let out = Command::new("psql").arg(admin).args(["-Atqc", sql]).output().expect("psql runs");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
 }
 
 impl Drop for Sandbox {
@@ -303,4 +310,22 @@ fn the_same_story_gives_the_same_figures_and_bytes_on_sqlite_and_postgresql() {
     }
     assert_eq!(on_postgres.audit, on_sqlite.audit, "the same operations are audited");
     assert_eq!(on_postgres.erased, on_sqlite.erased, "erasures remove the same rows");
+}
+
+#[test]
+fn a_mistyped_postgresql_database_is_named_not_created_by_commands_that_read() {
+    let Some(sandbox) = Sandbox::postgres("mistyped") else { return };
+    let Engine::Postgres { admin, database } = &sandbox.engine else { unreachable!() };
+    let exists = || sandbox.sql_admin(admin, &format!("SELECT count(*) FROM pg_database WHERE datname = '{database}'"));
+    for args in [&["stats"][..], &["audit", "verify"], &["backup", "list"], &["retention", "preview"]] {
+        let out = sandbox.run(args);
+        let error = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} fails on a database that is not there");
+        assert!(error.contains(&format!("{database:?} does not exist")), "{args:?} names the database: {error}");
+        assert_eq!(exists(), "0", "{args:?} created no database");
+    }
+    // Putting data in creates it, as ever.
+    sandbox.ok(&["demo", "seed", "--conversations", "5", "--messages", "20", "--months", "1"]);
+    assert_eq!(exists(), "1");
+    assert!(sandbox.json(&["stats"])["messages"]["total"].as_i64().unwrap_or_default() > 0);
 }

@@ -16,7 +16,7 @@ pub struct DaemonArgs {
 }
 
 pub async fn run(ctx: &Context, args: DaemonArgs) -> anyhow::Result<ExitCode> {
-    let store = ctx.store().await?;
+    let store = ctx.store_creating().await?;
     let (scheduler, notifiers) = super::jobs::scheduler(ctx, store.clone(), Cancel::new())?;
     tracing::info!(
         holder = scheduler.holder(),

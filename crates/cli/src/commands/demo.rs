@@ -51,7 +51,7 @@ pub async fn run(ctx: &Context, command: DemoCommand) -> anyhow::Result<ExitCode
     };
     // Refuse bad sizes before opening the store, so a typo never creates a database file.
     options.validate()?;
-    let store = ctx.store().await?;
+    let store = ctx.store_creating().await?;
     let bar = Bar::new("seeding", ctx.json, false);
     let started = Instant::now();
     let result = seed_demo(&store, &options, Actor::Cli, &ctx.clock, &bar).await;

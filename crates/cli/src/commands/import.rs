@@ -15,7 +15,7 @@ pub struct ImportArgs {
 }
 
 pub async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let store = ctx.store().await?;
+    let store = ctx.store_creating().await?;
     let bar = Bar::new("importing", ctx.json, true);
     let result = import_jsonl(&store, &args.file, Actor::Cli, &ctx.clock, &bar).await;
     bar.finish();

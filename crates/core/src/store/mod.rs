@@ -80,6 +80,15 @@ impl BatchWriter {
     }
 }
 
+/// What opening does about a PostgreSQL database the server does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// Create it, as SQLite creates a missing file (setup, import, the demo, the apps).
+    Create,
+    /// Say it does not exist.
+    Refuse,
+}
+
 impl Store {
     /// Opens (creating if needed) the database a URL names and applies every
     /// pending migration.
@@ -90,9 +99,20 @@ impl Store {
     /// Opens with a memory profile: [`Memory::Lean`] for long streaming reads (exports)
     /// that must stay small whatever the database size.
     pub async fn open_with(url: &DatabaseUrl, memory: Memory) -> Result<Store> {
+        Store::open_as(url, memory, Missing::Create).await
+    }
+
+    /// Opens a database that must already exist: a PostgreSQL database missing on the
+    /// server is an error naming it, never created (for commands that only read or act
+    /// on existing data, so a mistyped name never turns into an empty database).
+    pub async fn open_existing(url: &DatabaseUrl, memory: Memory) -> Result<Store> {
+        Store::open_as(url, memory, Missing::Refuse).await
+    }
+
+    async fn open_as(url: &DatabaseUrl, memory: Memory, missing: Missing) -> Result<Store> {
         match url {
             DatabaseUrl::Sqlite(_) | DatabaseUrl::SqliteMemory => Ok(Store::Sqlite(sqlite::open(url, memory).await?)),
-            DatabaseUrl::Postgres(_) => Ok(Store::Postgres(postgres::open(url, memory).await?)),
+            DatabaseUrl::Postgres(_) => Ok(Store::Postgres(postgres::open(url, memory, missing).await?)),
         }
     }
 

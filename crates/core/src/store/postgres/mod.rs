@@ -41,7 +41,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/post
 
 /// Connects to the server a URL names, creating the database if the server has
 /// none by that name (as SQLite creates a missing file), and applies every pending migration.
-pub(super) async fn open(url: &DatabaseUrl, memory: super::Memory) -> Result<PgPool> {
+pub(super) async fn open(url: &DatabaseUrl, memory: super::Memory, missing: super::Missing) -> Result<PgPool> {
     let DatabaseUrl::Postgres(text) = url else {
         unreachable!("the store dispatches SQLite URLs elsewhere");
     };
@@ -50,7 +50,7 @@ pub(super) async fn open(url: &DatabaseUrl, memory: super::Memory) -> Result<PgP
         .application_name("chatkeep")
         .log_statements(tracing::log::LevelFilter::Off)
         .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(2));
-    create_database_if_missing(url, &options).await?;
+    create_database_if_missing(url, &options, missing).await?;
     let pool = PgPoolOptions::new()
         .max_connections(if memory == super::Memory::Fast { 8 } else { 4 })
         .min_connections(0)
@@ -63,7 +63,11 @@ pub(super) async fn open(url: &DatabaseUrl, memory: super::Memory) -> Result<PgP
     Ok(pool)
 }
 
-async fn create_database_if_missing(url: &DatabaseUrl, options: &PgConnectOptions) -> Result<()> {
+async fn create_database_if_missing(
+    url: &DatabaseUrl,
+    options: &PgConnectOptions,
+    missing: super::Missing,
+) -> Result<()> {
     let Some(name) = options.get_database().map(str::to_owned) else {
         return Ok(());
     };
@@ -81,6 +85,15 @@ async fn create_database_if_missing(url: &DatabaseUrl, options: &PgConnectOption
         .bind(&name)
         .fetch_one(&mut admin)
         .await?;
+    if !exists && missing == super::Missing::Refuse {
+        let _ = admin.close().await;
+        return Err(Error::invalid(format!(
+            "the PostgreSQL database {name:?} does not exist on {}: check the name in DATABASE_URL \
+             (chatkeep creates a database only when data is put in: `chatkeep import`, `chatkeep demo seed`, \
+             the daemon or the desktop app)",
+            options.get_host()
+        )));
+    }
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
         if let Err(source) =
