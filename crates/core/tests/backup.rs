@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use age::secrecy::SecretString;
 use chatkeep_core::config::{BackupSettings, RetentionSettings};
@@ -17,21 +16,7 @@ use chatkeep_core::ops::{Cancel, NoProgress};
 use chatkeep_core::{Error, FixedClock, audit};
 use chrono::Duration;
 use chrono_tz::Tz;
-use common::{TestDb, at, clock};
-
-fn settings(dir: &Path) -> BackupSettings {
-    BackupSettings {
-        enabled: true,
-        directory: dir.join("backups"),
-        notification_email: None,
-        encrypt: false,
-        passphrase_file: None,
-        keep_daily: 30,
-        keep_weekly: 0,
-        keep_monthly: 24,
-        exclude_tables: Vec::new(),
-    }
-}
+use common::{TestDb, at, backup_settings as settings, clock, run_tool as run};
 
 async fn seeded() -> (TestDb, FixedClock) {
     let db = TestDb::new().await;
@@ -49,16 +34,6 @@ fn backups<'a>(
     passphrase: Option<&'a SecretString>,
 ) -> Backups<'a> {
     Backups { store: &db.store, settings, tz: Tz::UTC, clock, passphrase, events: &NoEvents }
-}
-
-fn run(program: &str, args: &[&str], dir: &Path) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} is needed to read backups back (the test command installs it): {e}"));
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// `zstd -d | tar -x` into `into`, with the real tools.

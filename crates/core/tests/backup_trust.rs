@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chatkeep_core::config::{BackupSettings, DatabaseUrl};
 use chatkeep_core::domain::Actor;
@@ -18,7 +17,7 @@ use chatkeep_core::ops::{Cancel, NoProgress};
 use chatkeep_core::store::backups::BackupRow;
 use chatkeep_core::{Error, FixedClock};
 use chrono_tz::Tz;
-use common::{AnyDb, at, clock};
+use common::{AnyDb, at, backup_settings, clock, run_tool as run};
 
 struct Case {
     db: AnyDb,
@@ -30,17 +29,7 @@ struct Case {
 impl Case {
     async fn new(db: AnyDb) -> Case {
         let dir = tempfile::tempdir().unwrap();
-        let settings = BackupSettings {
-            enabled: true,
-            directory: dir.path().join("backups"),
-            notification_email: None,
-            encrypt: false,
-            passphrase_file: None,
-            keep_daily: 30,
-            keep_weekly: 0,
-            keep_monthly: 24,
-            exclude_tables: Vec::new(),
-        };
+        let settings = backup_settings(dir.path());
         let clock = clock();
         let options =
             SeedOptions { conversations: 120, messages: 1_500, months: 4, seed: 5, until: at(2026, 11, 20, 0, 0, 0) };
@@ -101,16 +90,6 @@ async fn engines(test: &str) -> Vec<Case> {
         all.push(Case::new(db).await);
     }
     all
-}
-
-fn run(program: &str, args: &[&str], dir: &Path) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} is needed (the test command installs it): {e}"));
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// `zstd -d | tar -x` into a fresh `work` folder.

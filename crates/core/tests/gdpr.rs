@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use chatkeep_core::config::{BackupSettings, GdprSettings};
+use chatkeep_core::config::GdprSettings;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::domain::gdpr::{BodyMode, ErasureStrategy, RequestKind, RequestStatus};
 use chatkeep_core::domain::hold::HoldTarget;
@@ -22,7 +22,7 @@ use chatkeep_core::ops::{Cancel, NoProgress};
 use chatkeep_core::{Error, FixedClock, audit};
 use chrono::Duration;
 use chrono_tz::Tz;
-use common::{TestDb, at, clock};
+use common::{TestDb, at, backup_settings, clock};
 
 /// Ana and Ben talk directly and in a group; Ana also asks a bot. Two people share an address.
 const PEOPLE: &str = r#"{"type":"user","id":"u-ana","display_name":"Anatolia Quixley","email":"Ana.Quixley@Example.org","phone":"+49 30 1234567","created_at":"2026-01-05T09:00:00Z","last_seen_at":"2026-10-20T18:00:00Z"}
@@ -505,20 +505,6 @@ async fn a_legal_hold_blocks_erasure_with_a_clear_message_and_changes_nothing() 
     let err = erase_person(&db, &clock, "u-ben", ErasureStrategy::Delete, &settings()).await.unwrap_err();
     assert!(err.to_string().contains("conversation \"c-direct\" (marked legal_hold by the chat service)"), "{err}");
     assert_eq!(db.count("dsr_requests").await, 0);
-}
-
-fn backup_settings(dir: &Path) -> BackupSettings {
-    BackupSettings {
-        enabled: true,
-        directory: dir.join("backups"),
-        notification_email: None,
-        encrypt: false,
-        passphrase_file: None,
-        keep_daily: 30,
-        keep_weekly: 0,
-        keep_monthly: 24,
-        exclude_tables: Vec::new(),
-    }
 }
 
 #[tokio::test]

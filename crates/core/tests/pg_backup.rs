@@ -17,21 +17,7 @@ use chatkeep_core::store::jobs::{NewRun, PassedSlots};
 use chatkeep_core::{FixedClock, Store};
 use chrono::Duration;
 use chrono_tz::Tz;
-use common::{AnyDb, PgDb, TestDb, at, clock};
-
-fn settings(dir: &Path) -> BackupSettings {
-    BackupSettings {
-        enabled: true,
-        directory: dir.join("backups"),
-        notification_email: None,
-        encrypt: false,
-        passphrase_file: None,
-        keep_daily: 30,
-        keep_weekly: 0,
-        keep_monthly: 24,
-        exclude_tables: Vec::new(),
-    }
-}
+use common::{AnyDb, PgDb, TestDb, at, backup_settings as settings, clock};
 
 fn backups<'a>(store: &'a Store, settings: &'a BackupSettings, clock: &'a FixedClock) -> Backups<'a> {
     Backups { store, settings, tz: Tz::UTC, clock, passphrase: None, events: &NoEvents }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chatkeep_core::config::DatabaseUrl;
+use chatkeep_core::config::{BackupSettings, DatabaseUrl};
 use chatkeep_core::{FixedClock, Store};
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::SqliteConnectOptions;
@@ -42,6 +42,32 @@ pub async fn count(conn: &mut SqliteConnection, table: &str) -> i64 {
         .fetch_one(conn)
         .await
         .expect("count")
+}
+
+/// Backup settings for a test: a `backups` folder in `dir`, no encryption, the default generations.
+pub fn backup_settings(dir: &Path) -> BackupSettings {
+    BackupSettings {
+        enabled: true,
+        directory: dir.join("backups"),
+        notification_email: None,
+        encrypt: false,
+        passphrase_file: None,
+        keep_daily: 30,
+        keep_weekly: 0,
+        keep_monthly: 24,
+        exclude_tables: Vec::new(),
+    }
+}
+
+/// Runs a third-party tool (`tar`, `zstd`, `sqlite3`, ...) in `dir`; its trimmed output.
+pub fn run_tool(program: &str, args: &[&str], dir: &Path) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is needed (the test command installs it): {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8 output").trim().to_string()
 }
 
 pub fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
