@@ -100,6 +100,8 @@ export interface ExportOptions {
   kinds: string[];
   includeExpired: boolean;
   bom: boolean;
+  /** CSV cells exactly as stored, even those a spreadsheet would run as a formula. */
+  rawCsv: boolean;
 }
 
 export interface ExportReport {

@@ -602,6 +602,12 @@ fn an_admin_exports_a_month_to_csv_json_and_jsonl() {
         assert!(out.exists());
     }
     assert!(std::fs::read(sandbox.path("export.pdf")).unwrap().starts_with(b"%PDF-"));
+    // The same file again: refused unless --overwrite, which replaces it.
+    let csv = sandbox.path("export.csv");
+    let again = ["export", "--from", &from, "--to", &to, "--out", csv.to_str().unwrap()];
+    let out = sandbox.run(&again);
+    assert!(!out.status.success() && stderr(&out).contains("--overwrite"), "{}", stderr(&out));
+    sandbox.ok(&[&again[..], &["--overwrite"]].concat());
     let messages = sandbox.path("export.jsonl");
     let fresh = Sandbox::new();
     let imported = fresh.json(&["import", messages.to_str().unwrap()]);

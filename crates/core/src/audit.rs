@@ -171,36 +171,40 @@ pub async fn verify(store: &Store) -> Result<VerifyReport> {
     Ok(VerifyReport { rows_checked, first_break: None })
 }
 
-/// Writes the rows `filter` selects to a CSV file (header row; the hashes included so the
-/// chain can be checked outside chatkeep); returns how many rows. Written under a
-/// temporary name and renamed, so a failed export leaves no half file.
-pub async fn export_csv(store: &Store, filter: &AuditFilter, path: &std::path::Path) -> Result<u64> {
+/// Writes the rows `filter` selects to a CSV file (header row; the hashes included).
+/// Written privately under a temporary name and renamed (see [`crate::output`]), so a
+/// failed export leaves no half file; an existing file is replaced only with `overwrite`.
+/// Cells a spreadsheet would run as a formula get a leading `'`
+/// ([`neutralize_formula`](crate::ops::export::neutralize_formula)); `chatkeep audit list
+/// --json` gives every value exact, to recompute the chain outside chatkeep.
+pub async fn export_csv(store: &Store, filter: &AuditFilter, path: &std::path::Path, overwrite: bool) -> Result<u64> {
+    crate::output::check_target(path, overwrite)?;
     let rows = list(store, filter).await?;
-    let staged = path.with_extension("csv.partial");
     let io = |what: &str, e: std::io::Error| Error::io(format!("{what} {}", path.display()), e);
-    let mut writer = csv::Writer::from_path(&staged).map_err(|e| io("cannot write", e.into()))?;
+    let (file, pending) = crate::output::create(path, overwrite)?;
+    let mut writer = csv::Writer::from_writer(file);
     writer
         .write_record(["id", "at", "actor", "action", "target", "details", "counts", "prev_hash", "hash"])
         .map_err(|e| io("cannot write", e.into()))?;
     for row in &rows {
         let id = row.id.to_string();
         let target = row.target.as_deref().unwrap_or("");
+        let cells = [
+            id.as_str(),
+            &row.at,
+            &row.actor,
+            &row.action,
+            target,
+            &row.details,
+            &row.counts,
+            &row.prev_hash,
+            &row.hash,
+        ];
         writer
-            .write_record([
-                id.as_str(),
-                &row.at,
-                &row.actor,
-                &row.action,
-                target,
-                &row.details,
-                &row.counts,
-                &row.prev_hash,
-                &row.hash,
-            ])
+            .write_record(cells.iter().map(|cell| crate::ops::export::neutralize_formula(cell).into_owned()))
             .map_err(|e| io("cannot write", e.into()))?;
     }
-    writer.flush().map_err(|e| io("cannot write", e))?;
-    drop(writer);
-    std::fs::rename(&staged, path).map_err(|e| io("cannot finish", e))?;
+    let file = writer.into_inner().map_err(|e| io("cannot write", e.into_error()))?;
+    pending.finish(file)?;
     Ok(rows.len() as u64)
 }

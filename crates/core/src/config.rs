@@ -937,9 +937,14 @@ impl Config {
             std::fs::create_dir_all(dir)
                 .map_err(|e| ConfigError::Unreadable { path: dir.to_path_buf(), reason: e.to_string() })?;
         }
-        let staged = file.with_extension("toml.saving");
-        let write_error = |e: std::io::Error| ConfigError::Unreadable { path: staged.clone(), reason: e.to_string() };
-        std::fs::write(&staged, doc.to_string()).map_err(write_error)?;
+        // Written like every file chatkeep saves (privately, it can hold tokens; never through
+        // a link), checked from its temporary name, then renamed into place.
+        let unwritable =
+            |e: crate::error::Error| ConfigError::Unreadable { path: file.to_path_buf(), reason: e.to_string() };
+        let (mut handle, pending) = crate::output::create(file, true).map_err(unwritable)?;
+        let staged = pending.path().to_path_buf();
+        std::io::Write::write_all(&mut handle, doc.to_string().as_bytes())
+            .map_err(|e| ConfigError::Unreadable { path: staged.clone(), reason: e.to_string() })?;
         let checked = Config::resolve(ConfigInputs {
             explicit_file: Some(&staged),
             env,
@@ -949,13 +954,10 @@ impl Config {
         });
         let config = match checked {
             Ok(config) => config,
-            Err(error) => {
-                let _ = std::fs::remove_file(&staged);
-                return Err(error.with_path(&staged, file));
-            }
+            // Dropping `pending` removes the temporary file.
+            Err(error) => return Err(error.with_path(&staged, file)),
         };
-        std::fs::rename(&staged, file)
-            .map_err(|e| ConfigError::Unreadable { path: file.to_path_buf(), reason: e.to_string() })?;
+        pending.finish(handle).map_err(unwritable)?;
         Config::load(Some(file), Overrides::default()).or(Ok(config))
     }
 }

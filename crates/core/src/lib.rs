@@ -9,6 +9,7 @@
 //! - [`audit`]: the hash-chained audit log every operation appends to.
 //! - [`ops`]: the operations: import, demo data, statistics, legal holds, retention, and more to come.
 //! - [`events`]: what the core tells a shell to notify about; [`notify`]: where it goes (log, webhook).
+//! - [`output`]: how files for the user (exports, copies, the settings file) are written: privately, never through a link.
 //! - [`scheduler`]: runs the jobs on their cron schedules, records every run, catches up missed ones.
 //! - [`domain`]: the nouns those operations share.
 
@@ -20,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod notify;
 pub mod ops;
+pub mod output;
 pub mod scheduler;
 pub mod store;
 pub mod time;

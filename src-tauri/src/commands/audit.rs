@@ -48,6 +48,7 @@ pub async fn audit_export(
     action: Option<String>,
 ) -> CommandResult<PathBuf> {
     let filter = filter(&state, since, action, None)?;
-    audit::export_csv(&state.store, &filter, &path).await?;
+    // The path comes from the native save dialog, which asked before replacing a file.
+    audit::export_csv(&state.store, &filter, &path, true).await?;
     Ok(path)
 }

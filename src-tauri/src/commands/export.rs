@@ -28,6 +28,9 @@ pub struct ExportOptions {
     include_expired: bool,
     #[serde(default)]
     bom: bool,
+    /// CSV cells exactly as stored, formulas included.
+    #[serde(default)]
+    raw_csv: bool,
 }
 
 impl ExportOptions {
@@ -42,6 +45,9 @@ impl ExportOptions {
             kinds: self.kinds,
             include_expired: self.include_expired,
             bom: self.bom,
+            raw_csv: self.raw_csv,
+            // The native save dialog asked before replacing a file (and a name-only plan writes nothing).
+            overwrite: true,
             out,
         }
     }

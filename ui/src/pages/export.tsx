@@ -38,6 +38,7 @@ export function ExportPage() {
   const [kinds, setKinds] = useState("");
   const [includeExpired, setIncludeExpired] = useState(false);
   const [bom, setBom] = useState(false);
+  const [rawCsv, setRawCsv] = useState(false);
   const [running, setRunning] = useState(false);
   const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -60,6 +61,7 @@ export function ExportPage() {
     kinds: splitList(kinds),
     includeExpired,
     bom: format === "csv" && bom,
+    rawCsv: format === "csv" && rawCsv,
   });
 
   const run = async () => {
@@ -163,6 +165,10 @@ export function ExportPage() {
             <label class={`check ${format === "csv" ? "" : "disabled"}`}>
               <input type="checkbox" data-testid="export-bom" checked={bom && format === "csv"} disabled={format !== "csv"} onChange={(e) => setBom(e.currentTarget.checked)} />
               Byte order mark (for Excel on Windows; CSV only)
+            </label>
+            <label class={`check ${format === "csv" ? "" : "disabled"}`}>
+              <input type="checkbox" data-testid="export-raw-csv" checked={rawCsv && format === "csv"} disabled={format !== "csv"} onChange={(e) => setRawCsv(e.currentTarget.checked)} />
+              Keep cells that start with = + - @ as they are (by default they get a leading ' so a spreadsheet shows them instead of running them)
             </label>
           </div>
         </div>

@@ -42,6 +42,13 @@ pub struct ExportArgs {
     /// Start a CSV file with a byte-order mark (for spreadsheet programs).
     #[arg(long)]
     bom: bool,
+    /// Write CSV cells exactly as stored, even those a spreadsheet would run as a formula
+    /// (by default a cell starting with = + - @ gets a leading ').
+    #[arg(long)]
+    raw_csv: bool,
+    /// Replace the file if it exists (never a link, a folder or a device).
+    #[arg(long)]
+    overwrite: bool,
 }
 
 pub async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<ExitCode> {
@@ -56,7 +63,9 @@ pub async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<ExitCode> {
         kinds: args.kind,
         include_expired: args.include_expired,
         bom: args.bom,
+        raw_csv: args.raw_csv,
         out: args.out,
+        overwrite: args.overwrite,
     };
     let result = async {
         let plan = plan(&store, &request, ctx.config.timezone, &ctx.config.export).await?;

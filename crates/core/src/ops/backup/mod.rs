@@ -1222,47 +1222,29 @@ impl<'a> Backups<'a> {
         let (row, recorded) = self.restorable(id).await?;
         let source = self.path_of(&row);
         let target = if to.is_dir() { to.join(&row.file_name) } else { to.to_path_buf() };
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        if !parent.is_dir() {
-            return Err(Error::invalid(format!("the folder {} does not exist", parent.display())));
-        }
-        if target.exists() && !overwrite {
-            return Err(Error::invalid(format!(
-                "{} already exists; choose another name or allow overwriting",
-                target.display()
-            )));
-        }
+        crate::output::check_target(&target, overwrite)?;
         if same_file(&source, &target) {
             return Err(Error::invalid("that is the backup itself"));
         }
         let expected = recorded.sha256;
         let target_for_copy = target.clone();
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            let name = target_for_copy.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let partial = target_for_copy.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-            let copy = || -> std::io::Result<(String, u64)> {
+        blocking(move || {
+            let (file, pending) = crate::output::create(&target_for_copy, overwrite)?;
+            let copy = || -> std::io::Result<(String, File)> {
                 let mut input = File::open(&source)?;
-                let _ = std::fs::remove_file(&partial);
-                let file = container::create_private(&partial)?;
                 let mut out = container::HashingWriter::new(BufWriter::new(file));
                 std::io::copy(&mut input, &mut out)?;
-                let (buffered, sha, bytes) = out.finish();
-                buffered.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                Ok((sha, bytes))
+                let (buffered, sha, _) = out.finish();
+                Ok((sha, buffered.into_inner().map_err(|e| e.into_error())?))
             };
-            let (sha, _) = copy().map_err(|e| {
-                let _ = std::fs::remove_file(&partial);
-                Error::io(format!("cannot copy the backup to {}", target_for_copy.display()), e)
-            })?;
+            let (sha, file) =
+                copy().map_err(|e| Error::io(format!("cannot copy the backup to {}", target_for_copy.display()), e))?;
             if expected != sha {
-                let _ = std::fs::remove_file(&partial);
                 return Err(Error::Check("the copy does not match the backup's checksum; nothing was saved".into()));
             }
-            std::fs::rename(&partial, &target_for_copy)
-                .map_err(|e| Error::io(format!("cannot save {}", target_for_copy.display()), e))
+            pending.finish(file).map(drop)
         })
-        .await
-        .map_err(|e| Error::Check(format!("the copy worker stopped: {e}")))??;
+        .await?;
         Ok(target)
     }
 }

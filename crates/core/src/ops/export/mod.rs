@@ -6,9 +6,8 @@
 //! and renamed when complete; a cancelled or failed export leaves nothing.
 //! See `docs/exports.md` for the columns and shapes.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -80,8 +79,13 @@ pub struct ExportRequest {
     pub include_expired: bool,
     /// A byte-order mark at the start of a CSV file, for spreadsheet programs.
     pub bom: bool,
+    /// CSV cells exactly as stored, even those a spreadsheet would run as a formula
+    /// (by default such cells get a leading `'`; see [`neutralize_formula`]).
+    pub raw_csv: bool,
     /// Where to write; a folder gets the generated name; none = the generated name here.
     pub out: Option<PathBuf>,
+    /// Replace an existing file of that name (the CLI's `--overwrite`; the save dialog's own confirmation).
+    pub overwrite: bool,
 }
 
 /// The request, checked.
@@ -93,7 +97,9 @@ pub struct ExportPlan {
     pub scope: ExportScope,
     pub include_messages: bool,
     pub bom: bool,
+    pub raw_csv: bool,
     pub path: PathBuf,
+    pub overwrite: bool,
     pub filters: serde_json::Value,
 }
 
@@ -165,10 +171,7 @@ pub async fn plan(store: &Store, request: &ExportRequest, tz: Tz, settings: &Exp
         Some(out) => out.clone(),
         None => PathBuf::from(name),
     };
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !parent.is_dir() {
-        return Err(Error::invalid(format!("the folder {} does not exist", parent.display())));
-    }
+    crate::output::check_target(&path, request.overwrite)?;
     let filters = serde_json::json!({
         "conversations": request.conversations,
         "user": request.participant,
@@ -190,7 +193,9 @@ pub async fn plan(store: &Store, request: &ExportRequest, tz: Tz, settings: &Exp
         },
         include_messages: request.include_messages,
         bom: request.bom,
+        raw_csv: request.raw_csv,
         path,
+        overwrite: request.overwrite,
         filters,
     })
 }
@@ -210,40 +215,36 @@ pub async fn export(
     let total_messages: i64 = conversations.iter().map(|(_, n)| n).sum();
     progress.set_total(if plan.include_messages { total_messages as u64 } else { conversations.len() as u64 });
 
-    let partial = partial_path(&plan.path);
-    let file = File::create(&partial)
-        .map_err(|e| Error::io(format!("cannot create the export file {}", plan.path.display()), e))?;
+    let (file, pending) = crate::output::create(&plan.path, plan.overwrite)?;
     let mut out = crate::ops::backup::HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
     let written = write_all(store, plan, tz, clock, &conversations, total_messages, &mut out, progress, cancel).await;
     let cancelled = matches!(written, Ok(false));
     let finished = written.and_then(|_| {
         let (buffered, sha256, bytes) = out.finish();
         let file = buffered.into_inner().map_err(|e| Error::io("cannot write the export file", e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io("cannot write the export file", e))?;
-        Ok((sha256, bytes))
+        Ok((sha256, bytes, file))
     });
     let (sha256, bytes) = match finished {
-        Ok(done) if !cancelled => done,
-        Ok(_) | Err(_) => {
-            let _ = std::fs::remove_file(&partial);
-            return match finished {
-                Err(e) => Err(e),
-                Ok(_) => Ok(ExportReport {
-                    path: plan.path.clone(),
-                    format: plan.format,
-                    from: to_db(plan.from),
-                    to: to_db(plan.to),
-                    conversations: 0,
-                    messages: 0,
-                    bytes: 0,
-                    sha256: String::new(),
-                    cancelled: true,
-                }),
-            };
+        Ok((sha256, bytes, file)) if !cancelled => {
+            pending.finish(file)?;
+            (sha256, bytes)
+        }
+        // Failed or cancelled: dropping `pending` removes the partial file.
+        Err(e) => return Err(e),
+        Ok(_) => {
+            return Ok(ExportReport {
+                path: plan.path.clone(),
+                format: plan.format,
+                from: to_db(plan.from),
+                to: to_db(plan.to),
+                conversations: 0,
+                messages: 0,
+                bytes: 0,
+                sha256: String::new(),
+                cancelled: true,
+            });
         }
     };
-    std::fs::rename(&partial, &plan.path)
-        .map_err(|e| Error::io(format!("cannot save the export as {}", plan.path.display()), e))?;
     let report = ExportReport {
         path: plan.path.clone(),
         format: plan.format,
@@ -272,11 +273,6 @@ pub async fn export(
     .await?;
     tx.commit().await?;
     Ok(report)
-}
-
-fn partial_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "export".into());
-    path.with_file_name(format!(".{name}.partial"))
 }
 
 /// Groups conversations into pages of about `PAGE_MESSAGES` messages (a bigger conversation is a page of its own).
@@ -407,41 +403,57 @@ async fn write_all(
                     for m in &messages {
                         let local = local_time(&m.created_at, tz);
                         let tokens = m.tokens_used.to_string();
-                        csv.write_record([
-                            m.conversation.as_ref(),
-                            m.title.as_deref().unwrap_or(""),
-                            m.kind.as_ref(),
-                            m.id.as_ref(),
-                            m.created_at.as_ref(),
-                            local.as_str(),
-                            m.sender.as_deref().unwrap_or(""),
-                            m.sender_name.as_deref().unwrap_or(""),
-                            m.role.as_ref(),
-                            m.message_kind.as_ref(),
-                            m.body.as_deref().unwrap_or(""),
-                            tokens.as_str(),
-                            m.reply_to.as_deref().unwrap_or(""),
-                            if m.pinned { "true" } else { "false" },
-                            m.expired_at.as_deref().unwrap_or(""),
-                        ])
+                        csv.write_record(
+                            cells(
+                                plan.raw_csv,
+                                [
+                                    m.conversation.as_ref(),
+                                    m.title.as_deref().unwrap_or(""),
+                                    m.kind.as_ref(),
+                                    m.id.as_ref(),
+                                    m.created_at.as_ref(),
+                                    local.as_str(),
+                                    m.sender.as_deref().unwrap_or(""),
+                                    m.sender_name.as_deref().unwrap_or(""),
+                                    m.role.as_ref(),
+                                    m.message_kind.as_ref(),
+                                    m.body.as_deref().unwrap_or(""),
+                                    tokens.as_str(),
+                                    m.reply_to.as_deref().unwrap_or(""),
+                                    if m.pinned { "true" } else { "false" },
+                                    m.expired_at.as_deref().unwrap_or(""),
+                                ],
+                            )
+                            .iter()
+                            .map(|cell| cell.as_bytes()),
+                        )
                         .map_err(csv_error)?;
                     }
                     done += messages.len() as u64;
                 } else {
                     for c in &page.rows {
-                        csv.write_record([
-                            c.conversation.as_str(),
-                            c.title.as_deref().unwrap_or(""),
-                            c.kind.as_str(),
-                            c.owner.as_deref().unwrap_or(""),
-                            c.created_at.as_str(),
-                            c.last_activity_at.as_deref().unwrap_or(""),
-                            c.participants.join(" ").as_str(),
-                            c.messages.to_string().as_str(),
-                            c.tokens_used.to_string().as_str(),
-                            c.first_message_at.as_deref().unwrap_or(""),
-                            c.last_message_at.as_deref().unwrap_or(""),
-                        ])
+                        let (participants, messages, tokens) =
+                            (c.participants.join(" "), c.messages.to_string(), c.tokens_used.to_string());
+                        csv.write_record(
+                            cells(
+                                plan.raw_csv,
+                                [
+                                    c.conversation.as_str(),
+                                    c.title.as_deref().unwrap_or(""),
+                                    c.kind.as_str(),
+                                    c.owner.as_deref().unwrap_or(""),
+                                    c.created_at.as_str(),
+                                    c.last_activity_at.as_deref().unwrap_or(""),
+                                    participants.as_str(),
+                                    messages.as_str(),
+                                    tokens.as_str(),
+                                    c.first_message_at.as_deref().unwrap_or(""),
+                                    c.last_message_at.as_deref().unwrap_or(""),
+                                ],
+                            )
+                            .iter()
+                            .map(|cell| cell.as_bytes()),
+                        )
                         .map_err(csv_error)?;
                         done += 1;
                     }
@@ -635,6 +647,21 @@ fn local_time(stored: &str, tz: Tz) -> String {
             )
         })
         .unwrap_or_default()
+}
+
+/// A CSV cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or carriage
+/// return first) gets a leading `'`, as OWASP advises for CSV injection; others are
+/// kept as they are. JSON and JSONL keep every value exact.
+pub fn neutralize_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => std::borrow::Cow::Owned(format!("'{cell}")),
+        _ => std::borrow::Cow::Borrowed(cell),
+    }
+}
+
+/// A record's cells, neutralised unless `raw`.
+fn cells<'a, const N: usize>(raw: bool, record: [&'a str; N]) -> [std::borrow::Cow<'a, str>; N] {
+    record.map(|cell| if raw { std::borrow::Cow::Borrowed(cell) } else { neutralize_formula(cell) })
 }
 
 fn csv_error(e: csv::Error) -> Error {
