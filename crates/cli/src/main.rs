@@ -5,6 +5,8 @@
 //! `--verbose` adds their causes. Exit codes: 0 success, 1 failure, 2 bad
 //! usage, 3 a check found a problem (for example `audit verify`).
 
+#[macro_use]
+mod terminal;
 mod commands;
 mod context;
 mod progress;
@@ -97,10 +99,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            say_err!("error: {error}");
             if verbose {
                 for cause in error.chain().skip(1) {
-                    eprintln!("  caused by: {cause}");
+                    say_err!("  caused by: {cause}");
                 }
             }
             ExitCode::FAILURE

@@ -658,6 +658,38 @@ fn webhook_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::
     (url, bodies)
 }
 
+#[test]
+fn names_and_reasons_from_the_data_are_shown_never_obeyed_by_the_terminal() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("people.jsonl");
+    let records = [
+        serde_json::json!({"type": "user", "id": "u-mallory", "display_name": "\u{1b}[2J\u{1b}[31mMallory\u{202e}gnp.exe",
+                           "email": "mallory@example.org", "created_at": "2026-01-01T00:00:00Z"}),
+        serde_json::json!({"type": "conversation", "id": "c-1", "kind": "direct", "title": "\u{7}ring\u{9b}31m",
+                           "created_at": "2026-01-01T00:00:00Z"}),
+    ];
+    let text: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+    std::fs::write(&data, text.join("\n")).unwrap();
+    sandbox.ok(&["import", data.to_str().unwrap()]);
+    sandbox.ok(&["hold", "add", "--conversation", "c-1", "--reason", "case \u{1b}]0;pwned\u{7}"]);
+    let outputs = [
+        sandbox.ok(&["gdpr", "find", "mallory@example.org"]),
+        sandbox.ok(&["hold", "list"]),
+        sandbox.ok(&["audit", "list"]),
+    ];
+    for out in &outputs {
+        assert!(
+            !out.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+            "raw control characters: {out:?}"
+        );
+    }
+    assert!(outputs[0].contains("\\u{1b}[2J\\u{1b}[31mMallory\\u{202e}gnp.exe"), "written out: {}", outputs[0]);
+    assert!(outputs[1].contains("case \\u{1b}]0;pwned\\u{7}"), "{}", outputs[1]);
+    // An error quoting a value does the same.
+    let out = sandbox.run(&["gdpr", "find", "nobody\u{1b}[2J"]);
+    assert!(!out.status.success() && stderr(&out).contains("nobody\\u{1b}[2J"), "{}", stderr(&out));
+}
+
 /// A webhook endpoint that refuses every notification (404), so chatkeep logs the failure at once.
 fn refusing_webhook() -> String {
     use std::io::{BufRead, BufReader, Write};

@@ -44,10 +44,10 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> anyhow::Result<ExitCod
             if ctx.json {
                 ctx.print_json(&rows)?;
             } else if rows.is_empty() {
-                println!("No audit rows match.");
+                say!("No audit rows match.");
             } else {
                 for row in rows {
-                    println!(
+                    say!(
                         "#{:<6} {}  {:<9} {:<16} {}  {}",
                         row.id,
                         row.at,
@@ -68,14 +68,16 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> anyhow::Result<ExitCod
                 ctx.print_json(&report)?;
             } else {
                 match &report.first_break {
-                    None => println!(
+                    None => say!(
                         "Audit log intact: {} {} checked.",
                         report.rows_checked,
                         if report.rows_checked == 1 { "row" } else { "rows" }
                     ),
-                    Some(broken) => println!(
+                    Some(broken) => say!(
                         "Audit log BROKEN at row {}: {} ({} rows before it check out).",
-                        broken.row_id, broken.reason, report.rows_checked
+                        broken.row_id,
+                        broken.reason,
+                        report.rows_checked
                     ),
                 }
             }

@@ -97,7 +97,7 @@ async fn dispatch(ctx: &Context, backups: &Backups<'_>, command: BackupCommand) 
     let on_interrupt = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("Stopping; nothing half-written will be kept...");
+            say_err!("Stopping; nothing half-written will be kept...");
             on_interrupt.cancel();
         }
     });
@@ -135,20 +135,20 @@ async fn dispatch(ctx: &Context, backups: &Backups<'_>, command: BackupCommand) 
                 }
             };
             for (id, message) in &skipped {
-                eprintln!("#{id} skipped: {message}");
+                say_err!("#{id} skipped: {message}");
             }
             let failed = results.iter().filter(|r| !r.ok).count();
             if ctx.json {
                 ctx.print_json(&results)?;
             } else if results.is_empty() {
-                println!("No backups to verify.");
+                say!("No backups to verify.");
             } else {
                 for r in &results {
                     if r.ok {
                         let rows: u64 = r.row_counts.values().sum();
-                        println!("#{:<4} {}  verified ({} rows)", r.id, r.file_name, thousands(rows as i64));
+                        say!("#{:<4} {}  verified ({} rows)", r.id, r.file_name, thousands(rows as i64));
                     } else {
-                        println!("#{:<4} {}  FAILED: {}", r.id, r.file_name, r.problems.join("; "));
+                        say!("#{:<4} {}  FAILED: {}", r.id, r.file_name, r.problems.join("; "));
                     }
                 }
             }
@@ -179,11 +179,11 @@ async fn dispatch(ctx: &Context, backups: &Backups<'_>, command: BackupCommand) 
             if ctx.json {
                 ctx.print_json(&items)?;
             } else if items.is_empty() {
-                println!("Nothing to prune.");
+                say!("Nothing to prune.");
             } else {
                 let verb = if dry_run { "would remove" } else { "removed" };
                 for item in &items {
-                    println!("{verb} #{} {} ({}): {}", item.id, item.file_name, item.created_at, item.reason);
+                    say!("{verb} #{} {} ({}): {}", item.id, item.file_name, item.created_at, item.reason);
                 }
             }
         }
@@ -192,7 +192,7 @@ async fn dispatch(ctx: &Context, backups: &Backups<'_>, command: BackupCommand) 
             if ctx.json {
                 ctx.print_json(&serde_json::json!({ "backup": id, "saved": saved }))?;
             } else {
-                println!("Saved backup #{id} to {}", saved.display());
+                say!("Saved backup #{id} to {}", saved.display());
             }
         }
     }
@@ -203,7 +203,7 @@ fn show_created(ctx: &Context, row: &BackupRow) -> anyhow::Result<()> {
     if ctx.json {
         return ctx.print_json(row);
     }
-    println!(
+    say!(
         "Backup #{} {}: {} ({}{}), verified.",
         row.id,
         row.kind,
@@ -212,15 +212,15 @@ fn show_created(ctx: &Context, row: &BackupRow) -> anyhow::Result<()> {
         if row.encrypted { ", encrypted" } else { "" }
     );
     if let Some(counts) = &row.row_counts {
-        println!("  rows: {counts}");
+        say!("  rows: {counts}");
     }
     Ok(())
 }
 
 fn show_listing(listing: &Listing) {
-    println!("Backups in {}:", listing.directory.display());
+    say!("Backups in {}:", listing.directory.display());
     if listing.backups.is_empty() {
-        println!("  none yet (chatkeep backup snapshot | archive --month YYYY-MM)");
+        say!("  none yet (chatkeep backup snapshot | archive --month YYYY-MM)");
     }
     for b in &listing.backups {
         let row = &b.backup;
@@ -235,7 +235,7 @@ fn show_listing(listing: &Listing) {
         if !b.file_present {
             state.push_str(" (FILE MISSING)");
         }
-        println!(
+        say!(
             "  #{:<4} {:<16} {}  {:>10}{}  {}  {}",
             row.id,
             what,
@@ -247,7 +247,7 @@ fn show_listing(listing: &Listing) {
         );
     }
     for name in &listing.unknown_files {
-        println!("  (not in the catalog) {name}");
+        say!("  (not in the catalog) {name}");
     }
 }
 
@@ -256,12 +256,12 @@ fn show_restore(ctx: &Context, report: &RestoreReport) -> anyhow::Result<()> {
         return ctx.print_json(report);
     }
     match (&report.to, &report.to_database) {
-        (Some(to), _) => println!("Restored backup #{} into {}.", report.backup, to.display()),
-        (None, Some(database)) => println!("Restored backup #{} into {database}.", report.backup),
-        (None, None) => println!("Merged backup #{} into the live database.", report.backup),
+        (Some(to), _) => say!("Restored backup #{} into {}.", report.backup, to.display()),
+        (None, Some(database)) => say!("Restored backup #{} into {database}.", report.backup),
+        (None, None) => say!("Merged backup #{} into the live database.", report.backup),
     }
     if let Some(import) = &report.import {
-        println!(
+        say!(
             "  messages: {} restored, {} already there; conversations: {} restored, {} already there",
             thousands(import.messages.inserted as i64),
             thousands(import.messages.unchanged as i64),
@@ -271,7 +271,7 @@ fn show_restore(ctx: &Context, report: &RestoreReport) -> anyhow::Result<()> {
     }
     if report.erased_again > 0 {
         let (who, were) = if report.erased_again == 1 { ("person", "was") } else { ("people", "were") };
-        println!("  {} {who} erased since the backup was made {were} erased again.", report.erased_again);
+        say!("  {} {who} erased since the backup was made {were} erased again.", report.erased_again);
     }
     Ok(())
 }

@@ -20,16 +20,16 @@ pub fn run(ctx: &Context, command: ConfigCommand) -> anyhow::Result<ExitCode> {
                 ctx.print_json(&config.described())?;
             } else {
                 match &config.file {
-                    Some(file) => println!("Config file: {}\n", file.display()),
-                    None => println!("Config file: none (defaults and environment only)\n"),
+                    Some(file) => say!("Config file: {}\n", file.display()),
+                    None => say!("Config file: none (defaults and environment only)\n"),
                 }
                 let key_width = config.entries().iter().map(|e| e.key.len()).max().unwrap_or(0);
                 let value_width = config.entries().iter().map(|e| e.value.chars().count()).max().unwrap_or(0).min(60);
-                println!("{:key_width$}  {:value_width$}  SOURCE", "KEY", "VALUE");
+                say!("{:key_width$}  {:value_width$}  SOURCE", "KEY", "VALUE");
                 for entry in config.entries() {
-                    println!("{:key_width$}  {:value_width$}  {}", entry.key, entry.value, entry.source);
+                    say!("{:key_width$}  {:value_width$}  {}", entry.key, entry.value, entry.source);
                 }
-                println!(
+                say!(
                     "\nEnvironment variables override the file: {}.",
                     config.entries().iter().map(|e| e.env).collect::<Vec<_>>().join(", ")
                 );
@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, command: ConfigCommand) -> anyhow::Result<ExitCode> {
                 Some(path) if ctx.json => {
                     ctx.print_json(&serde_json::json!({ "path": path, "exists": path.exists() }))?
                 }
-                Some(path) => println!("{}", path.display()),
+                Some(path) => say!("{}", path.display()),
                 None => anyhow::bail!("no platform config folder is known here; pass --config PATH"),
             }
         }

@@ -64,14 +64,14 @@ pub async fn run(ctx: &Context, command: DemoCommand) -> anyhow::Result<ExitCode
         value["seconds"] = serde_json::json!(seconds);
         ctx.print_json(&value)?;
     } else if report.already_present {
-        println!(
+        say!(
             "Demo data for seed {} is already in {} ({} conversations); nothing to do. Use another --seed to add more.",
             options.seed,
             ctx.config.database_url,
             thousands(report.conversations as i64)
         );
     } else {
-        println!(
+        say!(
             "Seeded {} conversations, {} messages, {} read receipts, {} participants and {} users in {seconds:.1} s",
             thousands(report.conversations as i64),
             thousands(report.messages as i64),
@@ -79,7 +79,7 @@ pub async fn run(ctx: &Context, command: DemoCommand) -> anyhow::Result<ExitCode
             thousands(report.participants as i64),
             thousands(report.users as i64),
         );
-        println!("Database: {}", ctx.config.database_url);
+        say!("Database: {}", ctx.config.database_url);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -73,7 +73,7 @@ pub async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<ExitCode> {
         let on_interrupt = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Stopping; the partial file will be removed...");
+                say_err!("Stopping; the partial file will be removed...");
                 on_interrupt.cancel();
             }
         });
@@ -88,9 +88,9 @@ pub async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<ExitCode> {
     if ctx.json {
         ctx.print_json(&report)?;
     } else if report.cancelled {
-        println!("Export cancelled; nothing was kept.");
+        say!("Export cancelled; nothing was kept.");
     } else {
-        println!(
+        say!(
             "Exported {} conversations, {} messages to {} ({}).",
             thousands(report.conversations as i64),
             thousands(report.messages as i64),

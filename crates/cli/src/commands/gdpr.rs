@@ -116,7 +116,7 @@ pub async fn run(ctx: &Context, command: GdprCommand) -> anyhow::Result<ExitCode
         // The user's input was wrong: say so in one line and exit 2; nothing was changed.
         Err(e) => match e.downcast_ref::<Error>() {
             Some(Error::InvalidInput(_) | Error::NotFound(_)) => {
-                eprintln!("error: {e}");
+                say_err!("error: {e}");
                 Ok(ExitCode::from(2))
             }
             _ => Err(e),
@@ -146,7 +146,7 @@ async fn dispatch(ctx: &Context, store: &Store, command: GdprCommand) -> anyhow:
         GdprCommand::Request(RequestCommand::List { all }) => {
             let requests = gdpr::list_requests(store, all).await?;
             if !ctx.json && requests.is_empty() {
-                println!("No {}requests.", if all { "" } else { "open " });
+                say!("No {}requests.", if all { "" } else { "open " });
             } else {
                 print_requests(ctx, &requests, "")?;
             }
@@ -178,7 +178,7 @@ async fn dispatch(ctx: &Context, store: &Store, command: GdprCommand) -> anyhow:
             if ctx.json {
                 ctx.print_json(&report)?;
             } else {
-                println!(
+                say!(
                     "Wrote {} ({} bytes, SHA-256 {}): {} conversations, {} messages, {} read receipts{}.",
                     report.file.display(),
                     thousands(report.bytes as i64),
@@ -189,7 +189,7 @@ async fn dispatch(ctx: &Context, store: &Store, command: GdprCommand) -> anyhow:
                     if report.include_other_participants { ", other participants' messages included" } else { "" }
                 );
                 if let Some(request) = &report.request {
-                    println!("Request #{} is done.", request.id);
+                    say!("Request #{} is done.", request.id);
                 }
             }
         }
@@ -210,7 +210,7 @@ async fn dispatch(ctx: &Context, store: &Store, command: GdprCommand) -> anyhow:
             if ctx.json {
                 ctx.print_json(&report)?;
             } else {
-                println!("Erased ({strategy}); request #{} is done.", report.request.id);
+                say!("Erased ({strategy}); request #{} is done.", report.request.id);
                 print_certificate(&report.certificate);
             }
         }
@@ -250,17 +250,17 @@ fn confirm(found: &Subject, strategy: ErasureStrategy) -> anyhow::Result<()> {
 
 fn print_subject(found: &Subject) {
     let c = &found.counts;
-    println!("Found {} (matched by {})", found.describe(), found.matched_by.join(", "));
-    println!("  messages sent      {:>8}", thousands(c.messages));
-    println!("  read receipts      {:>8}", thousands(c.message_reads));
-    println!("  conversations      {:>8}  (owns {})", thousands(c.conversations), c.conversations_owned);
-    println!("  requests           {:>8}", c.requests);
+    say!("Found {} (matched by {})", found.describe(), found.matched_by.join(", "));
+    say!("  messages sent      {:>8}", thousands(c.messages));
+    say!("  read receipts      {:>8}", thousands(c.message_reads));
+    say!("  conversations      {:>8}  (owns {})", thousands(c.conversations), c.conversations_owned);
+    say!("  requests           {:>8}", c.requests);
     if found.blockers.is_empty() {
-        println!("  legal holds            none");
+        say!("  legal holds            none");
     } else {
         for b in &found.blockers {
             let hold = b.hold.map(|id| format!("hold #{id} on ")).unwrap_or_default();
-            println!("  UNDER LEGAL HOLD: {hold}{} ({})", b.what, b.reason);
+            say!("  UNDER LEGAL HOLD: {hold}{} ({})", b.what, b.reason);
         }
     }
 }
@@ -290,7 +290,7 @@ fn print_requests(ctx: &Context, requests: &[DsrRequest], verb: &str) -> anyhow:
     }
     for r in requests {
         let prefix = if verb.is_empty() { String::new() } else { format!("{verb} ") };
-        println!(
+        say!(
             "{prefix}#{:<4} {:<8} {:<11} due {}  {}",
             r.id,
             r.kind.as_str(),
@@ -303,13 +303,13 @@ fn print_requests(ctx: &Context, requests: &[DsrRequest], verb: &str) -> anyhow:
 }
 
 fn print_request_details(ctx: &Context, r: &DsrRequest) {
-    println!("Request #{} ({}), {}", r.id, r.kind, r.status);
-    println!("  subject        {}", r.subject);
+    say!("Request #{} ({}), {}", r.id, r.kind, r.status);
+    say!("  subject        {}", r.subject);
     if let Some(by) = &r.matched_by {
-        println!("  matched by     {by}");
+        say!("  matched by     {by}");
     }
-    println!("  received       {}", r.received_at);
-    println!("  due            {}", due(ctx, r));
+    say!("  received       {}", r.received_at);
+    say!("  due            {}", due(ctx, r));
     let optional = [
         (
             "extended",
@@ -326,37 +326,31 @@ fn print_request_details(ctx: &Context, r: &DsrRequest) {
     ];
     for (label, value) in optional {
         if let Some(value) = value {
-            println!("  {label:<14} {value}");
+            say!("  {label:<14} {value}");
         }
     }
     if let Some(certificate) = &r.certificate {
         match serde_json::from_value::<erase::Certificate>(certificate.clone()) {
             Ok(certificate) => print_certificate(&certificate),
-            Err(_) => println!("  certificate    {certificate}"),
+            Err(_) => say!("  certificate    {certificate}"),
         }
     }
 }
 
 fn print_certificate(c: &erase::Certificate) {
-    println!("Completion certificate (erasure ledger #{}, {}):", c.ledger_entry, c.erased_at);
+    say!("Completion certificate (erasure ledger #{}, {}):", c.ledger_entry, c.erased_at);
     if let Some(pseudonym) = &c.pseudonym {
-        println!("  pseudonym: {pseudonym}");
+        say!("  pseudonym: {pseudonym}");
     }
     if let Some(s) = &c.scrubbed {
-        println!(
-            "  scrubbed from {} message bodies: {} email addresses, {} phone numbers",
-            s.messages, s.emails, s.phones
-        );
+        say!("  scrubbed from {} message bodies: {} email addresses, {} phone numbers", s.messages, s.emails, s.phones);
     }
     for check in &c.checks {
-        println!("  {:>3}  {}: {}", check.result, check.what, check.query);
+        say!("  {:>3}  {}: {}", check.result, check.what, check.query);
     }
-    println!("  {}", c.residue.secure_delete);
+    say!("  {}", c.residue.secure_delete);
     if let Some(checkpoint) = &c.residue.wal_checkpoint {
-        println!("  {checkpoint}");
+        say!("  {checkpoint}");
     }
-    println!(
-        "  {}",
-        if c.all_zero() { "All checks are 0: no personal rows remain." } else { "SOME CHECKS ARE NOT 0." }
-    );
+    say!("  {}", if c.all_zero() { "All checks are 0: no personal rows remain." } else { "SOME CHECKS ARE NOT 0." });
 }

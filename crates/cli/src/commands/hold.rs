@@ -62,7 +62,7 @@ pub async fn run(ctx: &Context, command: HoldCommand) -> anyhow::Result<ExitCode
     if ctx.json {
         ctx.print_json(&holds)?;
     } else if holds.is_empty() {
-        println!("No legal holds.");
+        say!("No legal holds.");
     } else {
         for hold in &holds {
             print_hold(hold);
@@ -76,11 +76,15 @@ fn print_hold(hold: &LegalHold) {
         None => "active".to_string(),
         Some(at) => format!("released {at}"),
     };
-    println!(
+    say!(
         "#{:<4} {}  {}  placed {} by {}  ({state})",
-        hold.id, hold.target, hold.reason, hold.created_at, hold.placed_by
+        hold.id,
+        hold.target,
+        hold.reason,
+        hold.created_at,
+        hold.placed_by
     );
     if let Some(reason) = &hold.release_reason {
-        println!("      released because: {reason}");
+        say!("      released because: {reason}");
     }
 }

@@ -25,9 +25,9 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<ExitCode> {
         ctx.print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Imported {} records from {}", report.records, report.file.display());
+    say!("Imported {} records from {}", report.records, report.file.display());
     let line = |name: &str, t: &Tally| {
-        println!("  {name:<13} {:>9} new  {:>9} updated  {:>9} unchanged", t.inserted, t.updated, t.unchanged)
+        say!("  {name:<13} {:>9} new  {:>9} updated  {:>9} unchanged", t.inserted, t.updated, t.unchanged)
     };
     line("users", &report.users);
     line("conversations", &report.conversations);

@@ -83,7 +83,7 @@ pub async fn run(ctx: &Context, command: JobsCommand) -> anyhow::Result<ExitCode
             if ctx.json {
                 ctx.print_json(&runs)?;
             } else if runs.is_empty() {
-                println!("No runs recorded yet.");
+                say!("No runs recorded yet.");
             } else {
                 print_runs(&runs);
             }
@@ -104,32 +104,26 @@ async fn pause(ctx: &Context, scheduler: &Scheduler, job: Option<String>, paused
     if ctx.json {
         ctx.print_json(&serde_json::json!({ "job": name, "paused": paused }))?;
     } else if paused {
-        println!("Paused {what}. Its times are recorded as skipped until `chatkeep jobs resume`.");
+        say!("Paused {what}. Its times are recorded as skipped until `chatkeep jobs resume`.");
     } else {
-        println!("Resumed {what}.");
+        say!("Resumed {what}.");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_overview(jobs: &[JobStatus], all_paused: bool, timezone: chrono_tz::Tz) {
     if all_paused {
-        println!("The whole schedule is PAUSED (chatkeep jobs resume).\n");
+        say!("The whole schedule is PAUSED (chatkeep jobs resume).\n");
     }
-    println!("{:<12} {:<14} {:<24} {:<22} LAST RUN", "JOB", "SCHEDULE", "WHEN", "NEXT RUN");
+    say!("{:<12} {:<14} {:<24} {:<22} LAST RUN", "JOB", "SCHEDULE", "WHEN", "NEXT RUN");
     for job in jobs {
         let schedule = job.schedule.clone().unwrap_or_else(|| "-".into());
         let next =
             if job.paused { "paused".to_string() } else { job.next_run_local.clone().unwrap_or_else(|| "-".into()) };
         let last = job.last_run.as_ref().map_or("never".to_string(), describe_run);
-        println!(
-            "{:<12} {:<14} {:<24} {:<22} {last}",
-            job.job.as_str(),
-            schedule,
-            shorten(&job.schedule_text, 24),
-            next
-        );
+        say!("{:<12} {:<14} {:<24} {:<22} {last}", job.job.as_str(), schedule, shorten(&job.schedule_text, 24), next);
         if let Some(failed) = &job.failing {
-            println!("{:<12} ! failing: {}", "", describe_run(failed));
+            say!("{:<12} ! failing: {}", "", describe_run(failed));
         }
         if let Some(missed) = &job.last_missed {
             let when = missed.scheduled_for.as_deref().and_then(chatkeep_core::time::from_db).map_or_else(
@@ -141,14 +135,15 @@ fn print_overview(jobs: &[JobStatus], all_paused: bool, timezone: chrono_tz::Tz)
             } else {
                 format!("{} times", job.missed_last_7_days)
             };
-            println!(
+            say!(
                 "{:<12} ! missed {times} in the last 7 days (latest {when}); see chatkeep jobs history {}",
-                "", job.job
+                "",
+                job.job
             );
         }
     }
     if let Some(job) = jobs.first() {
-        println!(
+        say!(
             "\nTimes are in {}. Missed runs are caught up once at start unless a job's catch-up is `skip`.",
             job.timezone
         );
@@ -168,17 +163,14 @@ fn describe_run(run: &JobRun) -> String {
 }
 
 fn print_runs(runs: &[JobRun]) {
-    println!(
-        "{:<6} {:<12} {:<10} {:<9} {:<25} {:<25} DETAILS",
-        "RUN", "JOB", "STATUS", "TRIGGER", "SCHEDULED", "FINISHED"
-    );
+    say!("{:<6} {:<12} {:<10} {:<9} {:<25} {:<25} DETAILS", "RUN", "JOB", "STATUS", "TRIGGER", "SCHEDULED", "FINISHED");
     for run in runs {
         let details = match (&run.error, &run.summary) {
             (Some(error), _) => error.clone(),
             (None, Some(summary)) => summary.clone(),
             (None, None) => String::new(),
         };
-        println!(
+        say!(
             "{:<6} {:<12} {:<10} {:<9} {:<25} {:<25} {}",
             run.id,
             run.job,

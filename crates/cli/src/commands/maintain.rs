@@ -35,16 +35,18 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> 
         Maintenance { store: &store, settings: &ctx.config.maintenance, tz: ctx.config.timezone, clock: &ctx.clock };
     let window = maintenance.window();
     if !window.inside && !args.dry_run && !ctx.json {
-        eprintln!(
+        say_err!(
             "Note: it is {} in {}, outside the maintenance window {} (maintenance.window); running as asked.",
-            window.local_time, window.timezone, window.window
+            window.local_time,
+            window.timezone,
+            window.window
         );
     }
     let cancel = Cancel::new();
     let on_interrupt = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("Stopping after the current step (a statement that has started runs to its end)...");
+            say_err!("Stopping after the current step (a statement that has started runs to its end)...");
             on_interrupt.cancel();
         }
     });
@@ -71,8 +73,8 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> 
 
 fn show(report: &MaintenanceReport) {
     let title = if report.dry_run { "Maintenance plan (dry run: nothing is changed)" } else { "Maintenance" };
-    println!("{title}: {} database, {}", report.engine, human_bytes(report.before.bytes));
-    println!();
+    say!("{title}: {} database, {}", report.engine, human_bytes(report.before.bytes));
+    say!();
     for step in &report.steps {
         let mark = match step.status {
             StepStatus::Planned => "WOULD RUN",
@@ -83,31 +85,31 @@ fn show(report: &MaintenanceReport) {
             StepStatus::Cancelled => "cancelled",
         };
         let took = step.ms.map(|ms| format!(" ({:.1} s)", ms as f64 / 1000.0)).unwrap_or_default();
-        println!("  {mark:<10} {}{took}", step.statement);
-        println!("  {:<10} why: {}", "", step.reason);
+        say!("  {mark:<10} {}{took}", step.statement);
+        say!("  {:<10} why: {}", "", step.reason);
         if let Some(detail) = &step.detail {
-            println!("  {:<10} {detail}", "");
+            say!("  {:<10} {detail}", "");
         }
     }
     if let Some(integrity) = &report.integrity
         && integrity.failed()
     {
-        println!("\nThe integrity check FAILED ({}):", integrity.method);
+        say!("\nThe integrity check FAILED ({}):", integrity.method);
         for problem in integrity.problems.iter().take(10) {
-            println!("  {problem}");
+            say!("  {problem}");
         }
         if integrity.problems.len() > 10 {
-            println!("  ... and {} more", integrity.problems.len() - 10);
+            say!("  ... and {} more", integrity.problems.len() - 10);
         }
-        println!("Nothing was changed. Restore from a verified backup (chatkeep backup list / restore).");
+        say!("Nothing was changed. Restore from a verified backup (chatkeep backup list / restore).");
     }
-    println!();
+    say!();
     figures("Before", &report.before);
     if let Some(after) = &report.after {
         figures("After", after);
     }
     if let Some(sample) = &report.sample {
-        println!(
+        say!(
             "\nStored the storage sample for {}: {} messages, {} conversations, database {}, backups {}.",
             sample.day,
             thousands(sample.messages),
@@ -117,10 +119,10 @@ fn show(report: &MaintenanceReport) {
         );
     }
     for note in &report.notes {
-        println!("Note: {note}");
+        say!("Note: {note}");
     }
     if !report.dry_run {
-        println!("\n{}", report.summary());
+        say!("\n{}", report.summary());
     }
 }
 
@@ -132,15 +134,15 @@ fn figures(label: &str, figures: &DatabaseFigures) {
     if let Some(wal) = figures.wal_bytes {
         line.push_str(&format!(", write-ahead log {}", human_bytes(wal)));
     }
-    println!("{line}");
+    say!("{line}");
     let mut tables: Vec<_> = figures.tables.iter().collect();
     tables.sort_by_key(|t| std::cmp::Reverse(t.bytes + t.index_bytes));
     if tables.is_empty() {
         return;
     }
-    println!("  {:<24} {:>12} {:>11} {:>11} {:>7}", "TABLE", "ROWS", "SIZE", "INDEXES", "WASTE");
+    say!("  {:<24} {:>12} {:>11} {:>11} {:>7}", "TABLE", "ROWS", "SIZE", "INDEXES", "WASTE");
     for table in tables.iter().take(10) {
-        println!(
+        say!(
             "  {:<24} {:>12} {:>11} {:>11} {:>6.1}%",
             table.table.name,
             thousands(table.rows),

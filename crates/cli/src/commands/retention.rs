@@ -115,7 +115,7 @@ async fn dispatch(ctx: &Context, store: &chatkeep_core::Store, command: Retentio
             let on_interrupt = cancel.clone();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("Stopping after the current batch (the next run carries on)...");
+                    say_err!("Stopping after the current batch (the next run carries on)...");
                     on_interrupt.cancel();
                 }
             });
@@ -146,7 +146,7 @@ async fn dispatch(ctx: &Context, store: &chatkeep_core::Store, command: Retentio
                     &serde_json::json!({"conversation": conversation, "policy": shown, "expires_at_updated": updated}),
                 )?;
             } else {
-                println!(
+                say!(
                     "Conversation {conversation:?} now follows {shown}; {} messages' expiry dates recomputed.",
                     thousands(updated as i64)
                 );
@@ -163,7 +163,7 @@ async fn dispatch(ctx: &Context, store: &chatkeep_core::Store, command: Retentio
                         Some(text) if text.parse::<RetentionPolicy>().is_err() => format!("{text:?} (not valid: kept)"),
                         Some(text) => text,
                     };
-                    println!("{:>12}  {name}", thousands(group.conversations));
+                    say!("{:>12}  {name}", thousands(group.conversations));
                 }
             }
         }
@@ -187,7 +187,7 @@ async fn rule(
             if ctx.json {
                 ctx.print_json(&stored)?;
             } else {
-                println!("Added rule #{}: {}", stored.id.unwrap_or_default(), describe(&stored));
+                say!("Added rule #{}: {}", stored.id.unwrap_or_default(), describe(&stored));
             }
         }
         RuleCommand::List => {
@@ -195,7 +195,7 @@ async fn rule(
             if ctx.json {
                 ctx.print_json(&rules)?;
             } else if rules.is_empty() {
-                println!("No table rules.");
+                say!("No table rules.");
             } else {
                 for listed in rules {
                     let number = listed.rule.id.map_or_else(|| "config".to_string(), |id| format!("#{id}"));
@@ -204,7 +204,7 @@ async fn rule(
                         (None, false) => "  (disabled)".to_string(),
                         (None, true) => String::new(),
                     };
-                    println!("{number:>7}  {}{state}", describe(&listed.rule));
+                    say!("{number:>7}  {}{state}", describe(&listed.rule));
                 }
             }
         }
@@ -213,7 +213,7 @@ async fn rule(
             if ctx.json {
                 ctx.print_json(&removed)?;
             } else {
-                println!("Removed rule #{id}: {}", describe(&removed));
+                say!("Removed rule #{id}: {}", describe(&removed));
             }
         }
     }
@@ -243,18 +243,20 @@ fn show(ctx: &Context, report: &RetentionReport, all: bool) -> anyhow::Result<()
         (ReportMode::Run, Outcome::Cancelled) => "Retention run cancelled; the next run carries on. Done so far",
         (ReportMode::Run, Outcome::Failed) => "Retention run failed; the next run carries on. Done so far",
     };
-    println!(
+    say!(
         "{heading} at {} (default {}d, grace {}d, {backups}):",
-        report.at, report.policy.default_days, report.policy.grace_period_days
+        report.at,
+        report.policy.default_days,
+        report.policy.grace_period_days
     );
     let verb = |now: &'static str, past: &'static str| if report.mode == ReportMode::Run { past } else { now };
-    println!(
+    say!(
         "  {:<9} {:>12} messages, {} conversations",
         verb("expire", "expired"),
         n(report.expired.messages),
         n(report.expired.conversations)
     );
-    println!(
+    say!(
         "  {:<9} {:>12} messages ({} read receipts), {} conversations ({} participant rows)",
         verb("purge", "purged"),
         n(report.purged.messages),
@@ -262,14 +264,14 @@ fn show(ctx: &Context, report: &RetentionReport, all: bool) -> anyhow::Result<()
         n(report.purged.conversations),
         n(report.purged.participants)
     );
-    println!(
+    say!(
         "  {:<9} {:>12} inactive conversations; {} idle bot sessions closed",
         verb("archive", "archived"),
         n(report.archived.inactive_conversations),
         n(report.archived.bot_sessions_closed)
     );
     for rule in &report.rules {
-        println!(
+        say!(
             "  {:<9} {:>12} rows of {}.{} ({}, {}d)",
             "rule",
             n(rule.rows),
@@ -280,10 +282,10 @@ fn show(ctx: &Context, report: &RetentionReport, all: bool) -> anyhow::Result<()
         );
     }
     if report.expires_at_updated > 0 {
-        println!("  {:<9} {:>12} messages' expiry dates brought up to date", "upkeep", n(report.expires_at_updated));
+        say!("  {:<9} {:>12} messages' expiry dates brought up to date", "upkeep", n(report.expires_at_updated));
     }
     if report.blocked.held_messages > 0 || report.blocked.held_conversations > 0 {
-        println!(
+        say!(
             "  {:<9} {:>12} messages kept by legal holds ({} conversations under hold)",
             "held",
             n(report.blocked.held_messages),
@@ -294,13 +296,13 @@ fn show(ctx: &Context, report: &RetentionReport, all: bool) -> anyhow::Result<()
         let months: Vec<String> =
             report.blocked.months.iter().map(|m| format!("{} ({})", m.month, n(m.messages))).collect();
         let messages: u64 = report.blocked.months.iter().map(|m| m.messages).sum();
-        println!(
+        say!(
             "  {:<9} {:>12} messages not purged: no verified monthly archive covers {}",
             "blocked",
             n(messages),
             months.join(", ")
         );
-        println!(
+        say!(
             "  {:<9} {:>12} {}",
             "",
             "",
@@ -312,13 +314,13 @@ fn show(ctx: &Context, report: &RetentionReport, all: bool) -> anyhow::Result<()
         );
     }
     for problem in &report.problems {
-        println!("  problem: {problem}");
+        say!("  problem: {problem}");
     }
 
     if !report.by_month.is_empty() {
-        println!("\n  {:<9} {:>12} {:>12} {:>12}", "month", "expire", "purge", "blocked");
+        say!("\n  {:<9} {:>12} {:>12} {:>12}", "month", "expire", "purge", "blocked");
         for row in &report.by_month {
-            println!(
+            say!(
                 "  {:<9} {:>12} {:>12} {:>12}",
                 row.month,
                 n(row.expire_messages),
@@ -329,7 +331,7 @@ fn show(ctx: &Context, report: &RetentionReport, all: bool) -> anyhow::Result<()
     }
     if !report.by_conversation.is_empty() {
         let shown = if all { report.by_conversation.len() } else { report.by_conversation.len().min(10) };
-        println!(
+        say!(
             "\n  conversations ({} involved{}):",
             n(report.by_conversation.len() as u64),
             if shown < report.by_conversation.len() { ", largest first; --all lists every one" } else { "" }
@@ -342,7 +344,7 @@ fn show(ctx: &Context, report: &RetentionReport, all: bool) -> anyhow::Result<()
             if row.conversation_purged {
                 notes.push("conversation purged");
             }
-            println!(
+            say!(
                 "    {:<24} {:<14} expire {:>7}  purge {:>7}  {}{}",
                 row.conversation,
                 row.policy,
@@ -354,13 +356,13 @@ fn show(ctx: &Context, report: &RetentionReport, all: bool) -> anyhow::Result<()
         }
     }
     if report.mode != ReportMode::Run || report.upcoming.next_30_days > 0 {
-        println!(
+        say!(
             "\n  coming up: {} messages expire in the next 7 days, {} in the next 30",
             n(report.upcoming.next_7_days),
             n(report.upcoming.next_30_days)
         );
         for day in report.upcoming.days.iter().take(7) {
-            println!("    {}  {:>9} messages (purged from {})", day.date, n(day.messages), day.purged_from);
+            say!("    {}  {:>9} messages (purged from {})", day.date, n(day.messages), day.purged_from);
         }
     }
     Ok(())
@@ -371,18 +373,16 @@ fn show_restore(ctx: &Context, report: &RestoreReport) -> anyhow::Result<()> {
         return ctx.print_json(report);
     }
     if report.messages == 0 && report.conversations == 0 {
-        println!(
-            "Nothing to restore: no expired rows are left in that scope (purged rows come back only from a backup)."
-        );
+        say!("Nothing to restore: no expired rows are left in that scope (purged rows come back only from a backup).");
         return Ok(());
     }
-    println!(
+    say!(
         "Restored {} messages and {} conversations.",
         thousands(report.messages as i64),
         thousands(report.conversations as i64)
     );
     if report.still_past_policy {
-        println!(
+        say!(
             "They are still past their retention policy: the next run expires them again unless you change the \
              policy (`chatkeep retention policy set`) or place a hold (`chatkeep hold add`)."
         );

@@ -16,16 +16,16 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let c = &stats.conversations;
     let m = &stats.messages;
     let db = &stats.database;
-    println!(
+    say!(
         "Conversations  {} total, {} active (message in {ACTIVE_DAYS} days), {} old (none in {OLD_DAYS} days)",
         thousands(c.total),
         thousands(c.active),
         thousands(c.old)
     );
-    println!("Messages       {} total, {} in the last 30 days", thousands(m.total), thousands(m.last_30_days));
-    println!("Tokens used    {}", thousands(m.tokens_used));
+    say!("Messages       {} total, {} in the last 30 days", thousands(m.total), thousands(m.last_30_days));
+    say!("Tokens used    {}", thousands(m.tokens_used));
     if stats.engine == "sqlite" {
-        println!(
+        say!(
             "Database       {} ({}, {} pages of {} B, {} free), write-ahead log {}",
             human_bytes(db.bytes),
             stats.engine,
@@ -36,12 +36,12 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         );
     } else {
         // A server keeps its own write-ahead log and reuses free space itself: the size is what counts.
-        println!("Database       {} ({})", human_bytes(db.bytes), stats.engine);
+        say!("Database       {} ({})", human_bytes(db.bytes), stats.engine);
     }
     if !stats.per_month.is_empty() {
-        println!("\nPer month ({}):", stats.timezone);
+        say!("\nPer month ({}):", stats.timezone);
         for month in &stats.per_month {
-            println!(
+            say!(
                 "  {}  {:>12} messages  {:>14} tokens",
                 month.month,
                 thousands(month.messages),
