@@ -1033,6 +1033,51 @@ async fn rules_naming_unknown_or_protected_things_are_refused_by_name_on_both_en
 }
 
 #[tokio::test]
+async fn anonymize_rules_may_not_rewrite_keys_on_both_engines() {
+    for db in engines("rules_keys").await {
+        let e = engine(&db);
+        let clock = clock();
+        exec(
+            &db,
+            "CREATE TABLE app_accounts (id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE, nickname TEXT,
+                                        created_at TEXT NOT NULL);
+             CREATE TABLE app_orders (id INTEGER PRIMARY KEY, account_login TEXT REFERENCES app_accounts (login),
+                                      phone TEXT, created_at TEXT NOT NULL)",
+        )
+        .await;
+        let cases = [
+            (rule("users", "created_at", 30, RuleStrategy::Anonymize, &["external_id"]), "external_id is a key"),
+            (rule("app_accounts", "created_at", 30, RuleStrategy::Anonymize, &["login"]), "login is a key"),
+            (
+                rule("app_orders", "created_at", 30, RuleStrategy::Anonymize, &["account_login"]),
+                "account_login is a key",
+            ),
+        ];
+        for (bad, expected) in cases {
+            let err = add_rule(db.store(), bad.clone(), Actor::Cli, &clock).await.unwrap_err();
+            assert!(err.to_string().contains(expected), "{e} {bad:?}: expected {expected:?} in: {err}");
+        }
+        assert_eq!(db.count("retention_rules").await, 0, "{e}: nothing refused was stored");
+        // Columns that only describe a row are fine.
+        for good in [
+            rule("users", "created_at", 30, RuleStrategy::Anonymize, &["email", "display_name"]),
+            rule("app_accounts", "created_at", 30, RuleStrategy::Anonymize, &["nickname"]),
+            rule("app_orders", "created_at", 30, RuleStrategy::Anonymize, &["phone"]),
+        ] {
+            add_rule(db.store(), good, Actor::Cli, &clock).await.unwrap();
+        }
+        // A rule from the config file that names a key is refused by the first run that would use it.
+        let settings = RetentionSettings {
+            rules: vec![rule("users", "created_at", 30, RuleStrategy::Anonymize, &["external_id"])],
+            ..settings()
+        };
+        let listed = list_rules(db.store(), &settings.rules).await.unwrap();
+        let from_file = listed.iter().find(|l| l.rule.id.is_none()).unwrap();
+        assert!(from_file.problem.as_deref().unwrap_or_default().contains("external_id is a key"), "{e}: {listed:?}");
+    }
+}
+
+#[tokio::test]
 async fn rules_need_a_key_to_address_rows_and_say_which_table_lacks_one() {
     for db in engines("rules_without_key").await {
         let e = engine(&db);

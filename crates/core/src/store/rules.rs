@@ -32,6 +32,9 @@ pub struct ColumnInfo {
     pub name: Ident,
     /// The declared type, upper-cased (may be empty).
     pub declared_type: String,
+    /// Part of the primary key, of a unique index or constraint, or of a foreign key
+    /// (either side): a value that identifies or links rows, which no rule may rewrite.
+    pub keyed: bool,
 }
 
 /// How a rule addresses one row of its table.

@@ -110,6 +110,17 @@ pub async fn check(store: &Store, rule: &TableRule) -> Result<CheckedRule> {
                 if wanted == &rule.timestamp_column {
                     return Err(Error::invalid(format!("{name}: the timestamp column cannot also be anonymized")));
                 }
+                // A key rewritten to a pseudonym breaks what identifies or links rows: an
+                // archive merge would bring the people back in clear beside their pseudonyms,
+                // and every later run would fail on the unique constraint.
+                if info.keyed {
+                    return Err(Error::invalid(format!(
+                        "{name}: column {wanted} is a key (primary key, unique, or a foreign key) of {}; \
+                         anonymize only columns that describe a row, never those that identify or link it \
+                         (to remove a person, use an erasure request)",
+                        rule.table
+                    )));
+                }
                 checked.push(info);
             }
             checked

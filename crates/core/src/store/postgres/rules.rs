@@ -25,12 +25,18 @@ pub(crate) async fn table_info(pool: &PgPool, table: &str) -> Result<Option<Tabl
     let Some((name, oid)) = found else {
         return Ok(None);
     };
-    // Each column's type (a domain's base type), upper-cased, and whether it is part of the primary key.
-    let columns: Vec<(String, String, bool)> = sqlx::query_as(
+    // Each column's type (a domain's base type), upper-cased, whether it is part of the
+    // primary key, and whether it is keyed: in a unique index or a foreign key (either side).
+    let columns: Vec<(String, String, bool, bool)> = sqlx::query_as(
         "SELECT a.attname::text,
                 upper(format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
                                   CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)),
-                coalesce(a.attnum = ANY (i.indkey), false)
+                coalesce(a.attnum = ANY (i.indkey), false),
+                EXISTS (SELECT 1 FROM pg_index u WHERE u.indrelid = a.attrelid AND u.indisunique
+                                                   AND a.attnum = ANY (u.indkey))
+                OR EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'
+                           AND ((f.conrelid = a.attrelid AND a.attnum = ANY (f.conkey))
+                             OR (f.confrelid = a.attrelid AND a.attnum = ANY (f.confkey))))
          FROM pg_attribute a
          JOIN pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
@@ -40,12 +46,12 @@ pub(crate) async fn table_info(pool: &PgPool, table: &str) -> Result<Option<Tabl
     .bind(oid)
     .fetch_all(pool)
     .await?;
-    let primary: Vec<&(String, String, bool)> = columns.iter().filter(|(_, _, pk)| *pk).collect();
+    let primary: Vec<&(String, String, bool, bool)> = columns.iter().filter(|(_, _, pk, _)| *pk).collect();
     let key = match primary.as_slice() {
-        [(column, declared_type, _)] if is_integer(declared_type) => {
+        [(column, declared_type, _, _)] if is_integer(declared_type) => {
             Ok(RowKey::Column(Ident::from_schema(column.clone())))
         }
-        [(column, declared_type, _)] => Err(format!(
+        [(column, declared_type, _, _)] => Err(format!(
             "table {name} has the primary key {column}, of type {}; table rules address rows by a \
              single-column integer primary key (smallint, integer or bigint)",
             declared_type.to_lowercase()
@@ -58,7 +64,7 @@ pub(crate) async fn table_info(pool: &PgPool, table: &str) -> Result<Option<Tabl
             "table {name} has a primary key of {} columns ({}); table rules address rows by a \
              single-column integer primary key",
             several.len(),
-            several.iter().map(|(c, _, _)| c.as_str()).collect::<Vec<_>>().join(", ")
+            several.iter().map(|(c, _, _, _)| c.as_str()).collect::<Vec<_>>().join(", ")
         )),
     };
     Ok(Some(TableInfo {
@@ -66,7 +72,11 @@ pub(crate) async fn table_info(pool: &PgPool, table: &str) -> Result<Option<Tabl
         key,
         columns: columns
             .into_iter()
-            .map(|(name, declared_type, _)| ColumnInfo { name: Ident::from_schema(name), declared_type })
+            .map(|(name, declared_type, primary, keyed)| ColumnInfo {
+                name: Ident::from_schema(name),
+                declared_type,
+                keyed: primary || keyed,
+            })
             .collect(),
     }))
 }

@@ -15,11 +15,22 @@ pub(crate) async fn table_info(pool: &SqlitePool, table: &str) -> Result<Option<
     let Some((name, without_rowid)) = found else {
         return Ok(None);
     };
-    let columns: Vec<(String, String)> =
-        sqlx::query_as("SELECT name, upper(type) FROM pragma_table_info($1) ORDER BY cid")
-            .bind(&name)
-            .fetch_all(pool)
-            .await?;
+    // Each column, and whether it is keyed: in the primary key, a unique index, or a
+    // foreign key of this table or of another table that refers to this one.
+    let columns: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT c.name, upper(c.type),
+                c.pk > 0
+                OR EXISTS (SELECT 1 FROM pragma_index_list($1) il JOIN pragma_index_info(il.name) ii
+                           WHERE il.\"unique\" AND ii.name = c.name)
+                OR EXISTS (SELECT 1 FROM pragma_foreign_key_list($1) fk WHERE fk.\"from\" = c.name)
+                OR EXISTS (SELECT 1 FROM pragma_table_list tl, pragma_foreign_key_list(tl.name) fk
+                           WHERE tl.schema = 'main' AND tl.type = 'table' AND fk.\"table\" = $1
+                             AND fk.\"to\" = c.name)
+         FROM pragma_table_info($1) c ORDER BY c.cid",
+    )
+    .bind(&name)
+    .fetch_all(pool)
+    .await?;
     let key = if without_rowid == 0 {
         Ok(RowKey::Rowid)
     } else {
@@ -30,7 +41,7 @@ pub(crate) async fn table_info(pool: &SqlitePool, table: &str) -> Result<Option<
         key,
         columns: columns
             .into_iter()
-            .map(|(name, declared_type)| ColumnInfo { name: Ident::from_schema(name), declared_type })
+            .map(|(name, declared_type, keyed)| ColumnInfo { name: Ident::from_schema(name), declared_type, keyed })
             .collect(),
     }))
 }
