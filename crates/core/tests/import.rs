@@ -155,6 +155,23 @@ async fn a_bad_line_57_is_reported_by_number_and_nothing_is_written() {
 }
 
 #[tokio::test]
+async fn timestamps_outside_the_years_backups_and_retention_handle_are_refused() {
+    let db = TestDb::new().await;
+    let mut lines = sample_lines();
+    for (n, year) in [(10, "0000"), (20, "1900"), (30, "1969")] {
+        let line = &lines[n];
+        let at = line.find("\"created_at\":\"").expect("a created_at") + "\"created_at\":\"".len();
+        lines[n] = format!("{}{year}{}", &line[..at], &line[at + 4..]);
+    }
+    let path = write_file(db.dir.path(), "old.jsonl", &lines);
+    let Err(Error::Import(err)) = import(&db, &path).await else { panic!("the file is refused") };
+    let by_line: Vec<(u64, &str)> = err.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+    assert_eq!(by_line.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![11, 21, 31], "{by_line:?}");
+    assert!(by_line.iter().all(|(_, m)| m.contains("outside the years") && m.contains("1970 to 9999")), "{by_line:?}");
+    assert_nothing_written(&db).await;
+}
+
+#[tokio::test]
 async fn every_bad_line_is_listed_with_its_own_reason() {
     let db = TestDb::new().await;
     let mut lines = sample_lines();

@@ -80,6 +80,8 @@ pub async fn storage_stats(store: &Store, tz: Tz, clock: &dyn Clock) -> Result<S
         last_30_days: recent.messages,
         tokens_used: per_month.iter().map(|m| m.tokens_used).sum(),
     };
+    // Months that hold messages, not every month between the first and the last.
+    let per_month: Vec<MonthStats> = per_month.into_iter().filter(|m| m.messages > 0).collect();
 
     Ok(StorageStats {
         generated_at: to_db(now),

@@ -25,7 +25,6 @@ use crate::domain::record::{ConversationRecord, MessageRecord, ParticipantRecord
 use crate::error::{Error, Result};
 use crate::ops::Progress;
 use crate::store::{Entity, Store, Tx, Upserted};
-use crate::time::parse_instant;
 
 /// Problems listed before an import gives up on a file.
 const MAX_PROBLEMS: usize = 20;
@@ -236,6 +235,25 @@ fn check_id(field: &str, id: &str) -> Result<(), String> {
         return Err(format!("{field}: must be 1 to {MAX_ID_LEN} characters without control characters, got {id:?}"));
     }
     Ok(())
+}
+
+/// The years backups, archives and retention handle: data outside them could never be
+/// archived, so never purged, and would stay for ever.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// An RFC 3339 instant inside [`YEARS`].
+fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, String> {
+    use chrono::Datelike;
+    let at = crate::time::parse_instant(field, text)?;
+    if !YEARS.contains(&at.year()) {
+        return Err(format!(
+            "{field}: {} is outside the years chatkeep can back up, archive and purge ({} to {}); fix the timestamp in the file",
+            text.trim(),
+            YEARS.start(),
+            YEARS.end()
+        ));
+    }
+    Ok(at)
 }
 
 fn optional_instant(field: &str, value: &Option<String>) -> Result<Option<DateTime<Utc>>, String> {
