@@ -172,6 +172,42 @@ async fn timestamps_outside_the_years_backups_and_retention_handle_are_refused()
 }
 
 #[tokio::test]
+async fn hostile_files_get_short_exact_answers() {
+    let db = TestDb::new().await;
+    // A byte-order mark before the first record is accepted.
+    let mut lines = sample_lines();
+    lines[0] = format!("\u{feff}{}", lines[0]);
+    let path = write_file(db.dir.path(), "bom.jsonl", &lines);
+    import(&db, &path).await.expect("a file starting with a byte-order mark imports");
+
+    let fresh = TestDb::new().await;
+    let mut lines = sample_lines();
+    lines[7] = "[1, 2, 3]".into();
+    lines[8] = "\"just text\"".into();
+    lines[12] = lines[11].replace("\"m-3\"", "\"m-2\""); // m-2 is already on line 11
+    lines[13] = lines[4].replace("\"bot\"", &format!("\"{}\"", "robot".repeat(20_000)));
+    let path = write_file(fresh.dir.path(), "hostile.jsonl", &lines);
+    let Err(Error::Import(err)) = import(&fresh, &path).await else { panic!("the file is refused") };
+    let by_line: Vec<(u64, &str)> = err.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+    assert_eq!(by_line.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![8, 9, 13, 14], "{by_line:?}");
+    assert!(by_line[0].1.contains("JSON but an array, not an object"), "{by_line:?}");
+    assert!(by_line[1].1.contains("JSON but a string"), "{by_line:?}");
+    assert!(by_line[2].1.contains("\"m-2\" is already on line 11"), "{by_line:?}");
+    assert!(by_line[3].1.chars().count() < 400 && by_line[3].1.contains("characters cut"), "{}", by_line[3].1);
+    assert_nothing_written(&fresh).await;
+
+    // A line over 16 MiB is refused by number, without being read whole.
+    let mut lines = sample_lines();
+    lines[2] = format!("{{\"type\":\"user\",\"id\":\"{}\"}}", "x".repeat(17 << 20));
+    let path = write_file(fresh.dir.path(), "huge.jsonl", &lines);
+    let Err(Error::Import(err)) = import(&fresh, &path).await else { panic!("the file is refused") };
+    assert_eq!(err.problems.len(), 1);
+    assert_eq!(err.problems[0].line, 3);
+    assert!(err.problems[0].message.contains("longer than 16 MiB"), "{:?}", err.problems);
+    assert_nothing_written(&fresh).await;
+}
+
+#[tokio::test]
 async fn every_bad_line_is_listed_with_its_own_reason() {
     let db = TestDb::new().await;
     let mut lines = sample_lines();

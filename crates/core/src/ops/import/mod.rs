@@ -29,6 +29,10 @@ use crate::store::{Entity, Store, Tx, Upserted};
 /// Problems listed before an import gives up on a file.
 const MAX_PROBLEMS: usize = 20;
 const MAX_ID_LEN: usize = 256;
+/// The longest line read; a longer one is refused by number without being read whole.
+const MAX_LINE: usize = 16 << 20;
+/// Problems quote values from the file; a quoted value is cut so a message stays readable.
+const MAX_PROBLEM_CHARS: usize = 300;
 
 /// One bad line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -138,13 +142,19 @@ pub async fn import_jsonl_with(
     let mut problems = Vec::new();
     let mut truncated = false;
     let mut records = 0u64;
+    // The line each id was first seen on, by a hash of (type, id): a few bytes per record.
+    let mut first_seen: HashMap<u64, u64> = HashMap::new();
     for_each_line(path, |line_no, offset, line| {
         progress.advance_to(offset);
-        match parse_line(line).and_then(|record| validate(&record).map(|_| ())) {
+        let checked = parse_line(line).and_then(|record| {
+            validate(&record)?;
+            repeated_id(&record, line_no, &mut first_seen)
+        });
+        match checked {
             Ok(()) => records += 1,
             Err(message) => {
                 if problems.len() < MAX_PROBLEMS {
-                    problems.push(LineProblem { line: line_no, message });
+                    problems.push(LineProblem { line: line_no, message: shorten(&message) });
                 } else {
                     truncated = true;
                     return false;
@@ -206,8 +216,59 @@ pub async fn import_jsonl_with(
     Ok(writer.report)
 }
 
+/// An id that an earlier line of the same file already gave to a record of the same type.
+fn repeated_id(record: &Record, line_no: u64, first_seen: &mut HashMap<u64, u64>) -> Result<(), String> {
+    use std::hash::{Hash, Hasher};
+    let id = match record {
+        Record::User(r) => &r.id,
+        Record::Conversation(r) => &r.id,
+        Record::Message(r) => &r.id,
+        Record::Participant(_) | Record::Read(_) => return Ok(()),
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (record.type_name(), id).hash(&mut hasher);
+    match first_seen.entry(hasher.finish()) {
+        std::collections::hash_map::Entry::Occupied(earlier) => Err(format!(
+            "id: the {} {id:?} is already on line {}; each record appears once in a file",
+            record.type_name(),
+            earlier.get()
+        )),
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            slot.insert(line_no);
+            Ok(())
+        }
+    }
+}
+
+/// A problem message with any long value it quotes cut in the middle.
+fn shorten(message: &str) -> String {
+    let count = message.chars().count();
+    if count <= MAX_PROBLEM_CHARS {
+        return message.to_string();
+    }
+    let head: String = message.chars().take(MAX_PROBLEM_CHARS / 2).collect();
+    let tail: String = message.chars().skip(count - MAX_PROBLEM_CHARS / 3).collect();
+    format!("{head} … ({} characters cut) … {tail}", count - head.chars().count() - tail.chars().count())
+}
+
 fn parse_line(line: &str) -> Result<Record, String> {
     serde_json::from_str::<Record>(line).map_err(|e| {
+        // Valid JSON that is not an object gets its own answer (checked only on failure).
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(line)
+            && !value.is_object()
+        {
+            let kind = match value {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::Bool(_) => "true or false",
+                _ => "null",
+            };
+            return format!(
+                "the line is JSON but {kind}, not an object: each line is one record, such as \
+                 {{\"type\":\"message\",\"id\":\"m-1\",...}}"
+            );
+        }
         let text = e.to_string();
         // serde_json appends " at line 1 column N"; the line number is ours to give.
         match text.rsplit_once(" at line ") {
@@ -524,8 +585,8 @@ impl LineReader {
     fn next_line(&mut self) -> Result<Option<(u64, u64, String)>> {
         loop {
             self.buffer.clear();
-            let read = self
-                .reader
+            // At most one byte past the cap: a longer line is refused without being read whole.
+            let read = std::io::Read::take(&mut self.reader, MAX_LINE as u64 + 1)
                 .read_until(b'\n', &mut self.buffer)
                 .map_err(|e| Error::io(format!("cannot read the import file {}", self.path.display()), e))?;
             if read == 0 {
@@ -533,7 +594,18 @@ impl LineReader {
             }
             self.line_no += 1;
             self.offset += read as u64;
+            if self.buffer.len() > MAX_LINE && self.buffer.last() != Some(&b'\n') {
+                let message = format!("the line is longer than {} MiB; no record is that large", MAX_LINE >> 20);
+                return Err(ImportError {
+                    file: self.path.clone(),
+                    problems: vec![LineProblem { line: self.line_no, message }],
+                    truncated: false,
+                }
+                .into());
+            }
             let text = match std::str::from_utf8(&self.buffer) {
+                // A byte-order mark (some editors write one) is not part of the first record.
+                Ok(text) if self.line_no == 1 => text.trim_start_matches('\u{feff}').trim_end_matches(['\n', '\r']),
                 Ok(text) => text.trim_end_matches(['\n', '\r']),
                 Err(_) => {
                     return Err(ImportError {
