@@ -342,6 +342,8 @@ export interface AuditVerification {
   rows_checked: number;
   /** Where the chain stops holding, or null when it is intact. */
   first_break: { row_id: number; reason: string } | null;
+  /** The head a backup's manifest recorded, which the log was compared with. */
+  anchor?: { anchor: { row: number; hash: string }; from: string };
 }
 
 export const auditList = (since: string | null, action: string | null, limit: number) =>

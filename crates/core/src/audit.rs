@@ -20,6 +20,30 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 const HEAD_SETTING: &str = "audit.head";
 
+/// A point of the chain recorded outside the log (in every backup's manifest): the row
+/// number and hash the log had reached. A later log that is shorter, or whose row of
+/// that number has another hash, was cut or rewritten.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AuditAnchor {
+    pub row: i64,
+    pub hash: String,
+}
+
+/// Where an anchor was read, for the report: `backup #12 (chatkeep-archive-2026-10.tar.zst)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnchorSource {
+    pub anchor: AuditAnchor,
+    pub from: String,
+}
+
+/// The chain's head as the log itself records it (`None` before the first row).
+pub async fn head(store: &Store) -> Result<Option<AuditAnchor>> {
+    Ok(store.setting(HEAD_SETTING).await?.and_then(|text| {
+        let (row, hash) = text.split_once(':')?;
+        Some(AuditAnchor { row: row.parse().ok()?, hash: hash.to_string() })
+    }))
+}
+
 /// What happened, as the operation describes it.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -101,6 +125,9 @@ pub struct VerifyReport {
     pub rows_checked: u64,
     /// The first row that does not fit, if any.
     pub first_break: Option<ChainBreak>,
+    /// The newest anchor the log was compared with (see [`verify_against`]), if any was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorSource>,
 }
 
 impl VerifyReport {
@@ -143,7 +170,11 @@ pub async fn verify(store: &Store) -> Result<VerifyReport> {
                 None
             };
             if let Some(reason) = broken {
-                return Ok(VerifyReport { rows_checked, first_break: Some(ChainBreak { row_id: row.id, reason }) });
+                return Ok(VerifyReport {
+                    rows_checked,
+                    first_break: Some(ChainBreak { row_id: row.id, reason }),
+                    anchor: None,
+                });
             }
             rows_checked += 1;
             previous = Some((row.id, row.hash.clone()));
@@ -151,24 +182,67 @@ pub async fn verify(store: &Store) -> Result<VerifyReport> {
     }
 
     // The chain holds; check that nothing was cut off its end.
-    if let Some(head) = store.setting(HEAD_SETTING).await? {
-        let (head_id, head_hash) = head.split_once(':').unwrap_or(("0", ""));
-        let head_id: i64 = head_id.parse().unwrap_or(0);
-        let last_id = previous.as_ref().map_or(0, |(id, _)| *id);
-        let last_hash = previous.as_ref().map_or("", |(_, hash)| hash.as_str());
-        if head_id != last_id || head_hash != last_hash {
-            return Ok(VerifyReport {
-                rows_checked,
-                first_break: Some(ChainBreak {
-                    row_id: last_id + 1,
-                    reason: format!(
-                        "the log ends at row {last_id}, but row {head_id} was the last one written: rows were removed from the end"
-                    ),
-                }),
-            });
+    let last_id = previous.as_ref().map_or(0, |(id, _)| *id);
+    let last_hash = previous.as_ref().map_or("", |(_, hash)| hash.as_str());
+    let broken = |row_id: i64, reason: String| VerifyReport {
+        rows_checked,
+        first_break: Some(ChainBreak { row_id, reason }),
+        anchor: None,
+    };
+    match head(store).await? {
+        Some(head) if head.row != last_id || head.hash != last_hash => {
+            return Ok(broken(
+                last_id + 1,
+                format!(
+                    "the log ends at row {last_id}, but row {} was the last one written: rows were removed from the end",
+                    head.row
+                ),
+            ));
+        }
+        Some(_) => {}
+        // Every append records the head: a log with rows and no head had it removed.
+        None if last_id > 0 => {
+            return Ok(broken(
+                last_id,
+                format!(
+                    "the log has {last_id} rows but no record of its last one (the setting {HEAD_SETTING} is gone): \
+                     the head was removed, so rows cut from the end would not show"
+                ),
+            ));
+        }
+        None => {}
+    }
+    Ok(VerifyReport { rows_checked, first_break: None, anchor: None })
+}
+
+/// [`verify`], then the log compared with `anchor`, a head recorded outside it (the newest
+/// backup's manifest): a log shorter than the anchor, or whose row of that number has
+/// another hash, was cut or rewritten since, even if its own chain holds.
+pub async fn verify_against(store: &Store, anchor: Option<AnchorSource>) -> Result<VerifyReport> {
+    let mut report = verify(store).await?;
+    let Some(source) = anchor else {
+        return Ok(report);
+    };
+    if report.is_intact() {
+        let AuditAnchor { row, hash } = &source.anchor;
+        let found = store.audit_page(row - 1, 1).await?.into_iter().next().filter(|r| r.id == *row);
+        let reason = match found {
+            None => Some(format!(
+                "the log has {} rows, but {} recorded row {row}: rows were removed",
+                report.rows_checked, source.from
+            )),
+            Some(found) if &found.hash != hash => Some(format!(
+                "row {row} differs from what {} recorded: the log was rewritten from there on",
+                source.from
+            )),
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            report.first_break = Some(ChainBreak { row_id: *row, reason });
         }
     }
-    Ok(VerifyReport { rows_checked, first_break: None })
+    report.anchor = Some(source);
+    Ok(report)
 }
 
 /// Writes the rows `filter` selects to a CSV file (header row; the hashes included).

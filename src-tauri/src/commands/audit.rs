@@ -36,7 +36,9 @@ pub async fn audit_list(
 
 #[tauri::command]
 pub async fn audit_verify(state: State<'_, AppState>) -> CommandResult<serde_json::Value> {
-    json(audit::verify(&state.store).await?)
+    let parts = state.parts();
+    let anchor = parts.backups().newest_audit_anchor().await?;
+    json(audit::verify_against(&state.store, anchor).await?)
 }
 
 /// The whole log (or the filtered part) as CSV, hashes included.

@@ -58,7 +58,11 @@ export function AuditPage() {
         <div class={`banner ${verification.first_break ? "bad" : "ok"}`} data-testid="audit-verify-result">
           {verification.first_break
             ? `The chain breaks at row ${verification.first_break.row_id}: ${verification.first_break.reason}`
-            : `Chain intact: ${fmtInt(verification.rows_checked)} rows checked.`}
+            : `Chain intact: ${fmtInt(verification.rows_checked)} rows checked. ${
+                verification.anchor
+                  ? `It holds row ${fmtInt(verification.anchor.anchor.row)} as ${verification.anchor.from} recorded it.`
+                  : "No backup records its head yet, so only the chain itself was checked."
+              }`}
         </div>
       )}
       <Card>

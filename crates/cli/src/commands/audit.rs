@@ -62,17 +62,38 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> anyhow::Result<ExitCod
         }
         AuditCommand::Verify => {
             let store = ctx.store().await?;
-            let report = audit::verify(&store).await?;
+            let passphrase = chatkeep_core::ops::backup::passphrase_from(
+                &ctx.config.backup,
+                std::env::var("CHATKEEP_BACKUP_PASSPHRASE").ok(),
+            )?;
+            let backups = chatkeep_core::ops::backup::Backups {
+                store: &store,
+                settings: &ctx.config.backup,
+                tz: ctx.config.timezone,
+                clock: &ctx.clock,
+                passphrase: passphrase.as_ref(),
+                events: &chatkeep_core::events::NoEvents,
+            };
+            let anchor = backups.newest_audit_anchor().await?;
+            let report = audit::verify_against(&store, anchor).await?;
             store.close().await;
             if ctx.json {
                 ctx.print_json(&report)?;
             } else {
                 match &report.first_break {
-                    None => say!(
-                        "Audit log intact: {} {} checked.",
-                        report.rows_checked,
-                        if report.rows_checked == 1 { "row" } else { "rows" }
-                    ),
+                    None => {
+                        say!(
+                            "Audit log intact: {} {} checked.",
+                            report.rows_checked,
+                            if report.rows_checked == 1 { "row" } else { "rows" }
+                        );
+                        match &report.anchor {
+                            Some(source) => {
+                                say!("It holds row {} as {} recorded it.", source.anchor.row, source.from)
+                            }
+                            None => say!("No backup records its head yet, so only the chain itself was checked."),
+                        }
+                    }
                     Some(broken) => say!(
                         "Audit log BROKEN at row {}: {} ({} rows before it check out).",
                         broken.row_id,

@@ -25,6 +25,10 @@ pub struct Manifest {
     pub month: Option<String>,
     /// The highest `erasure_ledger` id when the backup was made: erasures after it are re-applied on restore.
     pub erasure_ledger_position: i64,
+    /// The audit log's head when the backup was made: a record of the chain kept outside
+    /// the database, which `audit verify` compares the live log with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<crate::audit::AuditAnchor>,
     /// Tables left out of a snapshot by configuration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_tables: Vec<String>,
@@ -56,6 +60,7 @@ pub(crate) struct SnapshotFacts {
     pub created_at: String,
     pub timezone: String,
     pub erasure_ledger_position: i64,
+    pub audit_head: Option<crate::audit::AuditAnchor>,
     pub excluded_tables: Vec<String>,
     pub dump_tool: Option<String>,
 }
@@ -76,6 +81,7 @@ impl Manifest {
             range_start: None,
             month: None,
             erasure_ledger_position: facts.erasure_ledger_position,
+            audit_head: facts.audit_head,
             excluded_tables: facts.excluded_tables,
             dump_tool: facts.dump_tool,
             files: vec![file],

@@ -107,6 +107,13 @@ impl std::fmt::Debug for Backups<'_> {
     }
 }
 
+/// Where the erasure ledger and the audit log stood when a backup started: recorded in its manifest.
+#[derive(Debug, Clone)]
+struct Positions {
+    ledger: i64,
+    audit_head: Option<audit::AuditAnchor>,
+}
+
 /// A backup kind's work in the scratch folder, run by the shared writing path.
 type Producing = Pin<Box<dyn Future<Output = Result<Produced>> + Send>>;
 
@@ -270,7 +277,7 @@ impl<'a> Backups<'a> {
         let new = self.snapshot_row(manual, &name, &at);
         let exclude = self.settings.exclude_tables.clone();
         let tz = self.tz;
-        self.create(new, actor, progress, cancel, move |scratch: PathBuf, ledger: i64| -> Producing {
+        self.create(new, actor, progress, cancel, move |scratch: PathBuf, at: Positions| -> Producing {
             Box::pin(blocking(move || {
                 let copy = scratch.join(SNAPSHOT_ENTRY);
                 snapshot::copy_database(&live, &copy, &exclude)?;
@@ -287,7 +294,8 @@ impl<'a> Backups<'a> {
                     engine: "sqlite",
                     created_at: to_db(now),
                     timezone: tz.name().into(),
-                    erasure_ledger_position: ledger,
+                    erasure_ledger_position: at.ledger,
+                    audit_head: at.audit_head,
                     excluded_tables: exclude.clone(),
                     dump_tool: None,
                 };
@@ -340,7 +348,7 @@ impl<'a> Backups<'a> {
         let at = to_db(now);
         let new = self.snapshot_row(manual, &name, &at);
         let (pool, exclude, tz, stop) = (pool.clone(), self.settings.exclude_tables.clone(), self.tz, cancel.clone());
-        self.create(new, actor, progress, cancel, move |scratch: PathBuf, ledger: i64| -> Producing {
+        self.create(new, actor, progress, cancel, move |scratch: PathBuf, at: Positions| -> Producing {
             Box::pin(async move {
                 let dumped = pg_dump::dump(&pool, &tools, &scratch, &exclude, &stop).await?;
                 let path = dumped.path.clone();
@@ -352,7 +360,8 @@ impl<'a> Backups<'a> {
                     engine: "postgres",
                     created_at: to_db(now),
                     timezone: tz.name().into(),
-                    erasure_ledger_position: ledger,
+                    erasure_ledger_position: at.ledger,
+                    audit_head: at.audit_head,
                     excluded_tables: exclude.clone(),
                     dump_tool: Some(tools.version.clone()),
                 };
@@ -463,7 +472,7 @@ impl<'a> Backups<'a> {
             .collect();
         let engine = self.store.engine();
         let row = self
-            .create(new, actor, progress, cancel, move |scratch: PathBuf, ledger: i64| -> Producing {
+            .create(new, actor, progress, cancel, move |scratch: PathBuf, at: Positions| -> Producing {
                 Box::pin(blocking(move || {
                     let mut files = Vec::new();
                     let mut entries = Vec::new();
@@ -503,7 +512,8 @@ impl<'a> Backups<'a> {
                         range_start: Some(range_start),
                         range_end: Some(range_end),
                         month: Some(month.to_string()),
-                        erasure_ledger_position: ledger,
+                        erasure_ledger_position: at.ledger,
+                        audit_head: at.audit_head,
                         excluded_tables: Vec::new(),
                         dump_tool: None,
                         files,
@@ -549,7 +559,7 @@ impl<'a> Backups<'a> {
         produce: F,
     ) -> Result<BackupRow>
     where
-        F: FnOnce(PathBuf, i64) -> Producing,
+        F: FnOnce(PathBuf, Positions) -> Producing,
     {
         if self.settings.encrypt && self.passphrase.is_none() {
             return Err(Error::invalid(
@@ -564,11 +574,14 @@ impl<'a> Backups<'a> {
         let id = tx.insert_backup(&new).await?;
         tx.commit().await?;
 
-        let ledger = self.store.erasure_ledger_position().await?;
+        let at = Positions {
+            ledger: self.store.erasure_ledger_position().await?,
+            audit_head: audit::head(self.store).await?,
+        };
         // Only a monthly archive replaces a file of its name (its month's earlier archive).
         let may_replace = kind == "archive";
         progress.set_total(3);
-        let outcome = self.produce_and_write(id, ledger, may_replace, &final_name, progress, cancel, produce).await;
+        let outcome = self.produce_and_write(id, at, may_replace, &final_name, progress, cancel, produce).await;
         progress.advance_to(3);
         let now = to_db(self.clock.now());
         match outcome {
@@ -619,7 +632,7 @@ impl<'a> Backups<'a> {
     async fn produce_and_write<F>(
         &self,
         id: i64,
-        ledger: i64,
+        at: Positions,
         may_replace: bool,
         final_name: &str,
         progress: &dyn Progress,
@@ -627,14 +640,14 @@ impl<'a> Backups<'a> {
         produce: F,
     ) -> Result<(Manifest, container::Written, BTreeMap<String, u64>)>
     where
-        F: FnOnce(PathBuf, i64) -> Producing,
+        F: FnOnce(PathBuf, Positions) -> Producing,
     {
         let dir = self.directory().to_path_buf();
         let scratch = tempfile::Builder::new()
             .prefix(".chatkeep-scratch-")
             .tempdir_in(&dir)
             .map_err(|e| Error::io(format!("cannot make a scratch folder in {}", dir.display()), e))?;
-        let Produced { manifest, files, check } = produce(scratch.path().to_path_buf(), ledger).await?;
+        let Produced { manifest, files, check } = produce(scratch.path().to_path_buf(), at).await?;
         progress.advance_to(1);
         if cancel.is_cancelled() {
             return Err(Error::invalid("the backup was cancelled; nothing was kept"));
@@ -801,6 +814,38 @@ impl<'a> Backups<'a> {
             )),
             other => other,
         })
+    }
+
+    /// The newest record of the audit log's head kept outside the database: the one in the
+    /// manifest inside the newest verified backup's file that holds one. Where that file
+    /// cannot be read (moved away, encrypted and no passphrase here), the catalog's copy of
+    /// its manifest stands in, and the source says so.
+    pub async fn newest_audit_anchor(&self) -> Result<Option<audit::AnchorSource>> {
+        for row in self.store.backups().await? {
+            if row.status != "verified" {
+                continue;
+            }
+            let Ok(recorded) = self.recorded(&row).await else { continue };
+            let Some(catalog) = recorded.manifest.audit_head.clone() else { continue };
+            let (path, passphrase) = (self.path_of(&row), self.passphrase.cloned());
+            let in_file = blocking(move || read_manifest(&path, passphrase.as_ref())).await;
+            let made = format!("backup #{} ({}, made {})", row.id, row.file_name, row.created_at);
+            return Ok(Some(match in_file {
+                Ok(manifest) => match manifest.audit_head {
+                    Some(anchor) if anchor == catalog => audit::AnchorSource { anchor, from: made },
+                    Some(anchor) => audit::AnchorSource {
+                        anchor,
+                        from: format!("{made}, whose file disagrees with the catalog's copy of its manifest"),
+                    },
+                    None => continue,
+                },
+                Err(_) => audit::AnchorSource {
+                    anchor: catalog,
+                    from: format!("{made}, as the catalog recorded it (its file could not be read here)"),
+                },
+            }));
+        }
+        Ok(None)
     }
 
     /// Re-reads a backup and checks it against its manifest and the catalog;
@@ -1546,6 +1591,27 @@ fn count_entry(name: &str, reader: &mut dyn Read) -> Result<(String, u64, BTreeM
         lines += 1;
     }
     Ok((sha, bytes, BTreeMap::from([(String::new(), lines)])))
+}
+
+/// A backup's own `manifest.json`, read with the size cap (nothing else in the file is read).
+fn read_manifest(path: &Path, passphrase: Option<&SecretString>) -> Result<Manifest> {
+    let stream = container::open(path, passphrase)?;
+    let mut archive = tar::Archive::new(stream);
+    let mut entries = archive.entries().map_err(|e| truncated(path, e))?;
+    let mut first = entries
+        .next()
+        .ok_or_else(|| Error::Check(format!("{} holds no files", path.display())))?
+        .map_err(|e| truncated(path, e))?;
+    if first.path().map(|p| p.to_string_lossy() != "manifest.json").unwrap_or(true) {
+        return Err(Error::Check(format!("{} does not start with manifest.json", path.display())));
+    }
+    let mut text = Vec::new();
+    (&mut first).take(MANIFEST_CAP + 1).read_to_end(&mut text).map_err(|e| truncated(path, e))?;
+    if text.len() as u64 > MANIFEST_CAP {
+        return Err(Error::Check(format!("the manifest of {} is larger than the cap", path.display())));
+    }
+    serde_json::from_slice(&text)
+        .map_err(|e| Error::Check(format!("the manifest of {} is not valid: {e}", path.display())))
 }
 
 /// Walks a backup against `expected`, the manifest chatkeep recorded when it wrote the
