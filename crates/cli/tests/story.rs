@@ -799,6 +799,11 @@ fn the_daemon_runs_its_schedule_stops_cleanly_and_catches_up_after_downtime() {
         "the miss reached the webhook: {notified:?}"
     );
     assert!(notified.iter().any(|b| b["event"] == "backup_done"), "{notified:?}");
+    // A job's notifications carry the audit log's head, a record of the chain outside the database.
+    let done = notified.iter().rev().find(|b| b["event"] == "backup_done").unwrap();
+    let head_row = done["audit_head"]["row"].as_i64().unwrap_or(0);
+    let logged = sqlite3(&db, &format!("SELECT hash FROM audit_log WHERE id = {head_row}"));
+    assert!(head_row > 0 && done["audit_head"]["hash"] == logged.as_str(), "{done}");
 
     let history = sandbox.json(&["jobs", "history", "snapshot", "--limit", "3"]);
     assert_eq!(history.as_array().unwrap().len(), 3);

@@ -79,6 +79,11 @@ impl std::fmt::Display for Event {
 /// Receives events. Implementations must return quickly (queue, don't block).
 pub trait EventSink: Send + Sync {
     fn emit(&self, event: Event);
+
+    /// The audit log's head as a job starts. Notifiers that leave the machine (webhooks)
+    /// put it in what they send from then on, so the admin's inbox or chat holds
+    /// records of the chain that nobody with only the database can rewrite.
+    fn note_audit_head(&self, _head: &crate::audit::AuditAnchor) {}
 }
 
 /// For callers that ignore events.

@@ -95,4 +95,10 @@ impl EventSink for Notifiers {
             sink.emit(event.clone());
         }
     }
+
+    fn note_audit_head(&self, head: &crate::audit::AuditAnchor) {
+        for sink in &self.sinks {
+            sink.note_audit_head(head);
+        }
+    }
 }

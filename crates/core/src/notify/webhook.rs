@@ -46,7 +46,12 @@ impl Target {
         }
     }
 
-    fn body(&self, event: &Event, at: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    fn body(
+        &self,
+        event: &Event,
+        at: chrono::DateTime<chrono::Utc>,
+        head: Option<&crate::audit::AuditAnchor>,
+    ) -> serde_json::Value {
         let text = format!("chatkeep: {event}");
         match self {
             Target::Json { .. } => {
@@ -55,16 +60,25 @@ impl Target {
                     fields.insert("source".into(), "chatkeep".into());
                     fields.insert("at".into(), crate::time::to_db(at).into());
                     fields.insert("text".into(), text.into());
+                    if let Some(head) = head {
+                        fields.insert("audit_head".into(), serde_json::to_value(head).unwrap_or_default());
+                    }
                 }
                 body
             }
-            Target::Telegram { chat_id, .. } => serde_json::json!({ "chat_id": chat_id, "text": text }),
+            Target::Telegram { chat_id, .. } => {
+                let text = match head {
+                    Some(head) => format!("{text}\n(audit log head: row {}, {})", head.row, head.hash),
+                    None => text,
+                };
+                serde_json::json!({ "chat_id": chat_id, "text": text })
+            }
         }
     }
 }
 
 enum Message {
-    Deliver(Event),
+    Deliver(Event, Option<crate::audit::AuditAnchor>),
     Flush(Sender<()>),
 }
 
@@ -89,6 +103,8 @@ impl Default for Delivery {
 pub struct Webhook {
     target: Target,
     queue: std::sync::Mutex<Sender<Message>>,
+    /// The audit log's head as the current job started, sent with each notification.
+    audit_head: std::sync::Mutex<Option<crate::audit::AuditAnchor>>,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -112,7 +128,7 @@ impl Webhook {
                 |e| tracing::error!(error = %e, "cannot start the webhook thread; notifications will only be logged"),
             )
             .ok();
-        Webhook { target, queue: std::sync::Mutex::new(sender) }
+        Webhook { target, queue: std::sync::Mutex::new(sender), audit_head: std::sync::Mutex::new(None) }
     }
 
     /// Waits until everything queued before this call is delivered or given up; false on timeout.
@@ -132,9 +148,14 @@ impl Webhook {
 
 impl EventSink for Webhook {
     fn emit(&self, event: Event) {
-        if self.send(Message::Deliver(event)).is_err() {
+        let head = self.audit_head.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if self.send(Message::Deliver(event, head)).is_err() {
             tracing::warn!(target = %self.target.describe(), "the webhook thread has stopped; a notification was not sent");
         }
+    }
+
+    fn note_audit_head(&self, head: &crate::audit::AuditAnchor) {
+        *self.audit_head.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head.clone());
     }
 }
 
@@ -146,7 +167,7 @@ fn deliver_all(target: &Target, delivery: Delivery, queue: &Receiver<Message>) {
         .into();
     loop {
         match queue.recv_timeout(Duration::from_secs(3600)) {
-            Ok(Message::Deliver(event)) => deliver(&agent, target, delivery, &event),
+            Ok(Message::Deliver(event, head)) => deliver(&agent, target, delivery, &event, head.as_ref()),
             Ok(Message::Flush(done)) => {
                 let _ = done.send(());
             }
@@ -156,8 +177,14 @@ fn deliver_all(target: &Target, delivery: Delivery, queue: &Receiver<Message>) {
     }
 }
 
-fn deliver(agent: &ureq::Agent, target: &Target, delivery: Delivery, event: &Event) {
-    let body = target.body(event, chrono::Utc::now()).to_string();
+fn deliver(
+    agent: &ureq::Agent,
+    target: &Target,
+    delivery: Delivery,
+    event: &Event,
+    head: Option<&crate::audit::AuditAnchor>,
+) {
+    let body = target.body(event, chrono::Utc::now(), head).to_string();
     let url = target.url();
     let mut pause = delivery.first_pause;
     for attempt in 1..=delivery.attempts.max(1) {

@@ -521,6 +521,12 @@ impl Scheduler {
             })
             .await?;
         tracing::info!(job = name, run = id, trigger, "job started");
+        // Notifications of this run carry the audit log's head (a record of it outside the database).
+        match crate::audit::head(store).await {
+            Ok(Some(head)) => self.ctx.events.note_audit_head(&head),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "cannot read the audit log's head for notifications"),
+        }
         let settings = &self.ctx.config.scheduler;
         let mut attempt = 1;
         let (status, summary, error, finish) = loop {
