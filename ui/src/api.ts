@@ -449,7 +449,17 @@ export interface Certificate {
   scrubbed: Record<string, number> | null;
   checks: CertificateCheck[];
   residue: { secure_delete: string; wal_checkpoint: string | null };
+  /** What the erasure could not reach (absent on certificates of older erasures). */
+  survives?: Survives;
   note: string;
+}
+
+export interface Survives {
+  backups: { id: number; file: string; kind: string; created_at: string; kept_until: string }[];
+  exports: { at: string; what: string; path: string }[];
+  more_exports: number;
+  mentions: number;
+  mentions_scrubbed: number;
 }
 
 export interface AccessReport {

@@ -314,6 +314,9 @@ pub struct GdprSettings {
     pub anonymize_bodies: BodyMode,
     /// `anonymize` scrubs email addresses and phone numbers from the bodies it keeps.
     pub scrub_bodies: bool,
+    /// An erasure also replaces the person's email address and phone number where other
+    /// people's messages quote them (otherwise it counts them on the certificate).
+    pub scrub_mentions: bool,
 }
 
 impl Default for GdprSettings {
@@ -324,6 +327,7 @@ impl Default for GdprSettings {
             include_other_participants: false,
             anonymize_bodies: BodyMode::Keep,
             scrub_bodies: true,
+            scrub_mentions: false,
         }
     }
 }
@@ -572,6 +576,8 @@ const GDPR_BODIES: SettingSpec =
     SettingSpec { key: "gdpr.anonymize_bodies", env: "CHAT_GDPR_ANONYMIZE_BODIES", accepted: "keep or redact" };
 const GDPR_SCRUB: SettingSpec =
     SettingSpec { key: "gdpr.scrub_bodies", env: "CHAT_GDPR_SCRUB_BODIES", accepted: "true or false" };
+const GDPR_SCRUB_MENTIONS: SettingSpec =
+    SettingSpec { key: "gdpr.scrub_mentions", env: "CHAT_GDPR_SCRUB_MENTIONS", accepted: "true or false" };
 
 /// Every setting chatkeep reads, in the order `config show` prints them.
 const SETTINGS: &[&SettingSpec] = &[
@@ -627,6 +633,7 @@ const SETTINGS: &[&SettingSpec] = &[
     &GDPR_OTHERS,
     &GDPR_BODIES,
     &GDPR_SCRUB,
+    &GDPR_SCRUB_MENTIONS,
 ];
 
 /// Overrides given on the command line; they win over file and environment.
@@ -851,6 +858,7 @@ impl Config {
             include_other_participants: resolver.resolve_required(&GDPR_OTHERS, false, parse_bool)?,
             anonymize_bodies: resolver.resolve_required(&GDPR_BODIES, BodyMode::Keep, |t| BodyMode::parse(t).ok())?,
             scrub_bodies: resolver.resolve_required(&GDPR_SCRUB, true, parse_bool)?,
+            scrub_mentions: resolver.resolve_required(&GDPR_SCRUB_MENTIONS, false, parse_bool)?,
         };
 
         Ok(Config {

@@ -117,8 +117,19 @@ async fn erase_person(
     settings: &GdprSettings,
 ) -> chatkeep_core::Result<erase::ErasureReport> {
     let found = gdpr::find_subject(&db.store, subject).await?;
-    erase::erase(&db.store, Target::Subject(subject), strategy, found.person.id, settings, Tz::UTC, Actor::Cli, clock)
-        .await
+    let backups = backup_settings(db.dir.path());
+    erase::erase(
+        &db.store,
+        Target::Subject(subject),
+        strategy,
+        found.person.id,
+        settings,
+        &backups,
+        Tz::UTC,
+        Actor::Cli,
+        clock,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -393,6 +404,7 @@ async fn delete_removes_every_row_of_the_person_and_their_bytes_from_the_file() 
         ErasureStrategy::Delete,
         1,
         &settings(),
+        &backup_settings(db.dir.path()),
         Tz::UTC,
         Actor::Cli,
         &clock,

@@ -607,8 +607,19 @@ async fn erase_person(
     settings: &GdprSettings,
 ) -> chatkeep_core::Result<erase::ErasureReport> {
     let found = gdpr::find_subject(db.store(), subject).await?;
-    erase::erase(db.store(), Target::Subject(subject), strategy, found.person.id, settings, Tz::UTC, Actor::Cli, clock)
-        .await
+    let backups = common::backup_settings(std::path::Path::new("backups"));
+    erase::erase(
+        db.store(),
+        Target::Subject(subject),
+        strategy,
+        found.person.id,
+        settings,
+        &backups,
+        Tz::UTC,
+        Actor::Cli,
+        clock,
+    )
+    .await
 }
 
 /// Rows anywhere in the chat data or chatkeep's requests and holds that still name the person.
@@ -982,5 +993,72 @@ async fn a_ledger_replay_erases_returned_people_again_and_folds_a_returned_row_i
     }
     if let [sqlite, postgres] = outcomes.as_slice() {
         assert_eq!(sqlite, postgres, "the same people and rows erased again on both engines");
+    }
+}
+
+#[tokio::test]
+async fn the_erasure_certificate_says_what_survives_outside_the_live_database_on_both_engines() {
+    use chatkeep_core::ops::backup::{Backups, parse_month};
+    for db in engines("gdpr_survives").await {
+        let name = engine(&db);
+        scene(&db).await;
+        let clock = clock();
+        let dir = tempfile::tempdir().unwrap();
+        // Ben quotes Ana's address (in other letters' case) and number; Zoë quotes Ben's.
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO messages (external_id, conversation_id, sender_id, role, body, tokens_used, created_at) VALUES
+                   ('m-quote-ana', {c}'c-direct'), {u}'u-ben'), 'user', 'Ana: ANA.QUIXLEY@example.org, +49 30 1234567', 0,
+                    '2026-10-06T00:00:00.000Z'),
+                   ('m-quote-ben', {c}'c-group'), {u}'u-zoe'), 'user', 'Ben is ben.zorander@example.org', 0,
+                    '2026-10-06T00:00:01.000Z')",
+                c = CONVERSATION,
+                u = USER
+            ),
+        )
+        .await;
+        // A backup and an export made before the erasures.
+        let backup_settings = common::backup_settings(dir.path());
+        let b = Backups {
+            store: db.store(),
+            settings: &backup_settings,
+            tz: Tz::UTC,
+            clock: &clock,
+            passphrase: None,
+            events: &chatkeep_core::events::NoEvents,
+        };
+        let archive =
+            b.archive(parse_month("2026-10").unwrap(), true, Actor::Cli, &NoProgress, &Cancel::new()).await.unwrap();
+        run_export(&db, &export_request("csv", "2026-10-01", "2026-10-31"), dir.path(), "before.csv").await;
+
+        // By default other people's messages are counted, not changed.
+        let report = erase_person(&db, &clock, "ana.quixley@example.org", ErasureStrategy::Delete, &settings())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let s = &report.certificate.survives;
+        assert_eq!((s.mentions, s.mentions_scrubbed), (1, 0), "{name}: Ben's message quotes her: {s:?}");
+        assert_eq!(s.backups.len(), 1, "{name}: {s:?}");
+        assert_eq!((s.backups[0].id, s.backups[0].kept_until.as_str()), (archive.id, "2028-10-31"), "{name}");
+        assert!(s.exports.iter().any(|e| e.what == "export.file" && e.path.contains("before.csv")), "{name}: {s:?}");
+        assert!(
+            text(&db, "SELECT body FROM messages WHERE external_id = 'm-quote-ana'").await.unwrap().contains("QUIXLEY"),
+            "{name}: kept as written"
+        );
+
+        // With gdpr.scrub_mentions the quotes go too, and a check proves it.
+        let scrub = GdprSettings { scrub_mentions: true, ..settings() };
+        let report = erase_person(&db, &clock, "ben.zorander@example.org", ErasureStrategy::Delete, &scrub)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let c = &report.certificate;
+        assert_eq!((c.survives.mentions, c.survives.mentions_scrubbed), (1, 1), "{name}: {:?}", c.survives);
+        assert!(c.all_zero(), "{name}: {:#?}", c.checks);
+        assert!(c.checks.iter().any(|k| k.what.contains("other people's messages still quoting")), "{name}");
+        assert_eq!(
+            text(&db, "SELECT body FROM messages WHERE external_id = 'm-quote-ben'").await.as_deref(),
+            Some("Ben is [erased]"),
+            "{name}"
+        );
     }
 }

@@ -138,6 +138,7 @@ pub async fn gdpr_erase(state: State<'_, AppState>, target: GdprTarget, strategy
                 strategy,
                 confirmed_user,
                 &config.gdpr,
+                &config.backup,
                 config.timezone,
                 Actor::Desktop,
                 clock,

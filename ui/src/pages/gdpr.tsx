@@ -277,9 +277,55 @@ function CertificateDialog(props: { certificate: api.Certificate; onClose: () =>
           <strong>Residue in the database file:</strong> {c.residue.secure_delete}
           {c.residue.wal_checkpoint && <> {c.residue.wal_checkpoint}</>}
         </p>
+        {c.survives && <Survivors survives={c.survives} />}
         <p class="muted small">Hover a check to see its query. {c.note}</p>
       </div>
     </Dialog>
+  );
+}
+
+/** What stays outside the live database after an erasure, so the certificate never claims more than it did. */
+function Survivors(props: { survives: api.Survives }) {
+  const s = props.survives;
+  const tz = useTimeZone();
+  return (
+    <div class="small" data-testid="gdpr-certificate-survives">
+      <p>
+        <strong>Outside the live database:</strong>{" "}
+        {s.backups.length === 0
+          ? "no backups were made before the erasure."
+          : `${fmtInt(s.backups.length)} backups made before it may hold this person; a restore erases them again (erasure ledger).`}
+      </p>
+      {s.backups.length > 0 && (
+        <ul>
+          {s.backups.map((b) => (
+            <li key={b.id}>
+              #{b.id} <span class="mono">{b.file}</span>: kept until about {b.kept_until} by the backup generations
+            </li>
+          ))}
+        </ul>
+      )}
+      {s.exports.length > 0 && (
+        <>
+          <p>Files exported before it may hold their data; chatkeep cannot reach them:</p>
+          <ul>
+            {s.exports.map((e) => (
+              <li key={`${e.at}${e.path}`}>
+                {fmtTime(e.at, tz)} {e.what} <span class="mono">{e.path}</span>
+              </li>
+            ))}
+            {s.more_exports > 0 && <li>and {fmtInt(s.more_exports)} older exports (see the audit log)</li>}
+          </ul>
+        </>
+      )}
+      <p>
+        {s.mentions === 0
+          ? "No other person's message quotes their email address or phone number."
+          : s.mentions_scrubbed === s.mentions
+            ? `${fmtInt(s.mentions)} messages of other people quoted their email address or phone number: replaced with [erased].`
+            : `${fmtInt(s.mentions)} messages of other people quote their email address or phone number and were kept (gdpr.scrub_mentions replaces them).`}
+      </p>
+    </div>
   );
 }
 

@@ -205,8 +205,18 @@ async fn dispatch(ctx: &Context, store: &Store, command: GdprCommand) -> anyhow:
             if !args.yes {
                 confirm(&found, strategy)?;
             }
-            let report =
-                erase::erase(store, target, strategy, found.person.id, settings, tz, Actor::Cli, &ctx.clock).await?;
+            let report = erase::erase(
+                store,
+                target,
+                strategy,
+                found.person.id,
+                settings,
+                &ctx.config.backup,
+                tz,
+                Actor::Cli,
+                &ctx.clock,
+            )
+            .await?;
             if ctx.json {
                 ctx.print_json(&report)?;
             } else {
@@ -352,5 +362,50 @@ fn print_certificate(c: &erase::Certificate) {
     if let Some(checkpoint) = &c.residue.wal_checkpoint {
         say!("  {checkpoint}");
     }
-    say!("  {}", if c.all_zero() { "All checks are 0: no personal rows remain." } else { "SOME CHECKS ARE NOT 0." });
+    say!(
+        "  {}",
+        if c.all_zero() {
+            "All checks are 0: no personal rows remain in the live database."
+        } else {
+            "SOME CHECKS ARE NOT 0."
+        }
+    );
+    print_survivors(&c.survives);
+}
+
+/// What the erasure could not reach, so the certificate never claims more than it did.
+fn print_survivors(s: &erase::Survives) {
+    say!("Outside the live database:");
+    if s.backups.is_empty() {
+        say!("  no backups were made before the erasure");
+    } else {
+        say!(
+            "  {} backups made before it may hold them; a restore erases them again (erasure ledger):",
+            s.backups.len()
+        );
+        for b in &s.backups {
+            say!("    #{:<4} {}  kept until about {} by the backup generations", b.id, b.file, b.kept_until);
+        }
+    }
+    if s.exports.is_empty() {
+        say!("  no exports were made before the erasure");
+    } else {
+        say!("  files exported before it may hold their data, and chatkeep cannot reach them:");
+        for e in &s.exports {
+            say!("    {}  {}  {}", e.at, e.what, e.path);
+        }
+        if s.more_exports > 0 {
+            say!("    and {} older exports (chatkeep audit list --action export)", s.more_exports);
+        }
+    }
+    match (s.mentions, s.mentions_scrubbed) {
+        (0, _) => say!("  no other person's message quotes their email address or phone number"),
+        (n, scrubbed) if scrubbed == n => {
+            say!("  {n} messages of other people quoted their email address or phone number: replaced with [erased]")
+        }
+        (n, _) => say!(
+            "  {n} messages of other people quote their email address or phone number; they were kept \
+             (set gdpr.scrub_mentions = true to replace them as part of an erasure)"
+        ),
+    }
 }

@@ -348,6 +348,43 @@ impl Tx<'_> {
         }
     }
 
+    /// (message id, body) of other people's messages whose body holds one of `needles`
+    /// (lower-case text, matched case-insensitively): where they quote the person.
+    pub async fn mentions_of(&mut self, user: i64, needles: &[String]) -> Result<Vec<(i64, String)>> {
+        if needles.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The same SQL on both engines but for the name of the substring function.
+        let position = match self {
+            Tx::Sqlite(_) => "instr",
+            Tx::Postgres(_) => "strpos",
+        };
+        let matches: Vec<String> =
+            (0..needles.len()).map(|i| format!("{position}(lower(body), ${}) > 0", i + 2)).collect();
+        let sql = format!(
+            "SELECT id, body FROM messages
+             WHERE (sender_id IS NULL OR sender_id <> $1) AND body IS NOT NULL AND ({}) ORDER BY id",
+            matches.join(" OR ")
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                let mut query = sqlx::query_as(sql).bind(user);
+                for needle in needles {
+                    query = query.bind(needle);
+                }
+                query.fetch_all(&mut **tx).await?
+            }
+            Tx::Postgres(tx) => {
+                let mut query = sqlx::query_as(sql).bind(user);
+                for needle in needles {
+                    query = query.bind(needle);
+                }
+                query.fetch_all(&mut **tx).await?
+            }
+        })
+    }
+
     /// (message id, body) of every message the person sent that has a body.
     pub async fn bodies_of(&mut self, user: i64) -> Result<Vec<(i64, String)>> {
         match self {

@@ -20,7 +20,7 @@ use super::scrub::{self, ScrubCounts};
 use super::{Subject, Target, insert_request, normalize_email, pending_request, resolve_target};
 use crate::audit::{self, AuditEntry};
 use crate::clock::Clock;
-use crate::config::GdprSettings;
+use crate::config::{BackupSettings, GdprSettings};
 use crate::domain::Actor;
 use crate::domain::gdpr::{BodyMode, DsrRequest, ErasureStrategy, RequestKind};
 use crate::error::{Error, Result};
@@ -53,8 +53,51 @@ pub struct Certificate {
     /// Each must be 0.
     pub checks: Vec<CertificateCheck>,
     pub residue: Residue,
+    /// What stays outside the live database, and when it goes.
+    #[serde(default)]
+    pub survives: Survives,
     pub note: String,
 }
+
+/// What an erasure cannot reach: copies made before it, and other people's words.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Survives {
+    /// Backups made before the erasure. The erasure ledger erases the person again on
+    /// any restore; pruning removes the files.
+    pub backups: Vec<SurvivingBackup>,
+    /// Files written before the erasure that may hold their data: exports in the audit
+    /// log, and access exports given to them. chatkeep cannot reach them.
+    pub exports: Vec<SurvivingExport>,
+    /// Exports beyond the listed ones (the newest are listed).
+    pub more_exports: u64,
+    /// Other people's messages that quoted their email address or phone number.
+    pub mentions: u64,
+    /// Of those, the ones this erasure scrubbed (`gdpr.scrub_mentions`).
+    pub mentions_scrubbed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurvivingBackup {
+    pub id: i64,
+    pub file: String,
+    pub kind: String,
+    pub created_at: String,
+    /// The last day it is kept by the backup generations, as long as backups go on as
+    /// scheduled and pruning runs (`chatkeep backup prune`).
+    pub kept_until: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurvivingExport {
+    pub at: String,
+    pub what: String,
+    pub path: String,
+}
+
+/// The exports listed on a certificate, newest first.
+const LISTED_EXPORTS: usize = 20;
+/// What replaces the person's email address or phone number in other people's messages.
+pub const ERASED_MENTION: &str = "[erased]";
 
 impl Certificate {
     pub fn all_zero(&self) -> bool {
@@ -177,6 +220,58 @@ pub fn refuse_if_held(subject: &Subject) -> Result<()> {
     )))
 }
 
+/// Backups and exports made before now, which an erasure cannot reach.
+async fn copies_made_before(store: &Store, settings: &BackupSettings, tz: Tz) -> Result<Survives> {
+    use chrono::Datelike;
+    let mut survives = Survives::default();
+    for row in store.backups().await? {
+        if !matches!(row.status.as_str(), "verified" | "completed") {
+            continue;
+        }
+        let Some(created) = crate::time::from_db(&row.created_at) else { continue };
+        let created = created.with_timezone(&tz).date_naive();
+        // The generations keep a snapshot for its daily (then weekly) window, a monthly
+        // archive for as many months as it keeps.
+        let kept_until = if row.kind == "snapshot" {
+            created + chrono::Duration::days(i64::from(settings.keep_daily) + 7 * i64::from(settings.keep_weekly))
+        } else {
+            let month = chrono::NaiveDate::from_ymd_opt(row.year.unwrap_or(created.year()), row.month.unwrap_or(1), 1)
+                .unwrap_or(created);
+            month
+                .checked_add_months(chrono::Months::new(settings.keep_monthly + 1))
+                .map_or(created, |first| first - chrono::Duration::days(1))
+        };
+        survives.backups.push(SurvivingBackup {
+            id: row.id,
+            file: row.file_name,
+            kind: row.kind,
+            created_at: row.created_at,
+            kept_until: kept_until.to_string(),
+        });
+    }
+    let exports =
+        audit::list(store, &crate::store::AuditFilter { since: None, action: Some("export".into()), limit: None })
+            .await?;
+    survives.more_exports = exports.len().saturating_sub(LISTED_EXPORTS) as u64;
+    survives.exports = exports
+        .into_iter()
+        .take(LISTED_EXPORTS)
+        .map(|row| SurvivingExport { at: row.at, what: row.action, path: row.target.unwrap_or_default() })
+        .collect();
+    Ok(survives)
+}
+
+/// `body` with every occurrence of the needles (matched case-insensitively) replaced.
+fn scrub_mentions(body: &str, needles: &[String]) -> String {
+    let mut out = body.to_string();
+    for needle in needles {
+        if let Ok(pattern) = regex::RegexBuilder::new(&regex::escape(needle)).case_insensitive(true).build() {
+            out = pattern.replace_all(&out, ERASED_MENTION).into_owned();
+        }
+    }
+    out
+}
+
 /// Erases the person `target` names, after the caller showed them and got a confirmation
 /// for user `confirmed_user` (the erasure stops if the target now finds someone else).
 #[allow(clippy::too_many_arguments)]
@@ -186,6 +281,7 @@ pub async fn erase(
     strategy: ErasureStrategy,
     confirmed_user: i64,
     settings: &GdprSettings,
+    backups: &BackupSettings,
     tz: Tz,
     actor: Actor,
     clock: &dyn Clock,
@@ -201,6 +297,8 @@ pub async fn erase(
     let salt = rules::salt(store, clock).await?;
     let now = clock.now();
     let user = subject.person.id;
+    // Read before the transaction (an in-memory database has a single connection).
+    let mut survives = copies_made_before(store, backups, tz).await?;
 
     let mut tx = store.begin().await?;
     tx.secure_delete(true).await?;
@@ -257,6 +355,27 @@ pub async fn erase(
         identifiers,
         release_reason: format!("erased (request #{request_id})"),
     };
+    let mut needles: Vec<String> =
+        email.iter().chain(person.email.iter()).chain(person.phone.iter()).cloned().collect();
+    needles.iter_mut().for_each(|n| *n = n.trim().to_lowercase());
+    needles.retain(|n| n.chars().count() >= 5);
+    needles.sort();
+    needles.dedup();
+    let mentions = tx.mentions_of(user, &needles).await?;
+    survives.mentions = mentions.len() as u64;
+    if settings.scrub_mentions {
+        for (message, body) in &mentions {
+            tx.set_body(*message, &scrub_mentions(body, &needles)).await?;
+        }
+        survives.mentions_scrubbed = mentions.len() as u64;
+    }
+    for request in tx.requests_of(user).await? {
+        if let (Some(path), Some(at)) = (request.artifact_path, request.completed_at) {
+            survives
+                .exports
+                .insert(0, SurvivingExport { at, what: format!("access export (request #{})", request.id), path });
+        }
+    }
     let erased = erase_rows(&mut tx, user, &plan).await?;
 
     let redacted_body = (bodies == Some(BodyMode::Redact)).then_some(REDACTED_BODY);
@@ -271,6 +390,14 @@ pub async fn erase(
             redacted_body,
         })
         .await?;
+    if settings.scrub_mentions {
+        checks.push(CertificateCheck {
+            what: "other people's messages still quoting their email address or phone number".into(),
+            query: "SELECT id FROM messages WHERE sender_id <> $1 AND (position of each of $3, $4 in lower(body)) > 0"
+                .into(),
+            result: tx.mentions_of(user, &needles).await?.len() as i64,
+        });
+    }
     if scrub_bodies {
         let left = tx.bodies_of(erased.user).await?.iter().filter(|(_, body)| scrub::has_contact_details(body)).count();
         checks.push(CertificateCheck {
@@ -293,6 +420,7 @@ pub async fn erase(
         scrubbed: erased.scrubbed,
         checks,
         residue: Residue { secure_delete: store.removed_rows_note().into(), wal_checkpoint: None },
+        survives,
         note: "$1 is the person's user id; $2, $3, $4 are their external id, email address and phone number as \
                they were, bound as parameters and not recorded here; $5 is the pseudonym, $6 the redaction text"
             .into(),
@@ -314,6 +442,8 @@ pub async fn erase(
             .target(format!("request #{request_id}"))
             .details(serde_json::json!({
                 "strategy": strategy, "ledger_entry": ledger_entry, "bodies": bodies, "scrubbed": erased.scrubbed,
+                "mentions_of_them_in_other_messages": certificate.survives.mentions,
+                "mentions_scrubbed": certificate.survives.mentions_scrubbed,
             }))
             .counts(&erased.counts),
     )
