@@ -6,9 +6,11 @@ source scripts/ensure-deps.sh
 source scripts/postgres-for-tests.sh
 
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The desktop's end-to-end test needs its test-only hook (a stand-in for the save dialog).
+features=(--features chatkeep-desktop/test-hooks)
+cargo clippy --workspace --all-targets "${features[@]}" --quiet -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --workspace "${features[@]}" --no-fail-fast
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace "${features[@]}" --no-fail-fast
 fi

@@ -5,6 +5,7 @@
 
 pub mod commands;
 mod error;
+pub mod grants;
 mod notify;
 mod progress;
 mod state;

@@ -22,6 +22,8 @@ pub struct AppState {
     pub running: Mutex<HashMap<&'static str, Cancel>>,
     /// The scheduler's task, awaited on quit.
     pub scheduler_task: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
+    /// The paths the save dialog returned and the folders chatkeep wrote to.
+    pub grants: crate::grants::Grants,
 }
 
 impl std::fmt::Debug for AppState {
@@ -65,6 +67,7 @@ impl AppState {
             notifiers,
             running: Mutex::new(Default::default()),
             scheduler_task: Mutex::new(None),
+            grants: Default::default(),
         })
     }
 

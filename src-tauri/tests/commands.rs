@@ -130,6 +130,13 @@ fn bad_arguments_come_back_as_the_cores_message_and_change_nothing() {
     assert!(message.contains("retention.default_days"), "{message}");
     assert!(!desk.path("config/chatkeep.toml").exists(), "a refused setting writes no file");
 
+    // A change that deletes sooner comes back to be confirmed, with what it means; nothing is written.
+    let asked = desk.ok("settings_save", json!({ "values": { "retention.default_days": "30" } }));
+    let weakening = &asked["confirm"][0];
+    assert_eq!(weakening["key"], "retention.default_days", "{asked}");
+    assert!(weakening["consequence"].as_str().unwrap().contains("after 30 days instead of 180"), "{asked}");
+    assert!(!desk.path("config/chatkeep.toml").exists(), "nothing written before the confirmation");
+
     // Nothing running: a cancel is a no-op that says so.
     assert_eq!(desk.ok("cancel", json!({ "operation": "export" })), false);
 }
@@ -141,11 +148,47 @@ fn a_csv_export_writes_the_file_the_dialog_named_with_every_message_in_range() {
     let name = desk.ok("export_file_name", json!({ "options": options }));
     assert_eq!(name, "chat-export_2026-09-01_2026-11-23.csv");
     let out = desk.path(name.as_str().unwrap());
+    desk.state().grants.grant(&out); // as the save dialog does when it returns `out`
     let report = desk.ok("export_run", json!({ "options": options, "path": out }));
     let rows = csv::Reader::from_path(&out).unwrap().records().count();
     assert!(rows > 0);
     assert_eq!(report["messages"], rows, "{report}");
     assert!(!desk.state().cancel("export"), "the export's cancel switch is gone when it ends");
+}
+
+#[test]
+fn files_are_written_only_where_the_save_dialog_said_and_folders_shown_only_where_chatkeep_wrote() {
+    let desk = desk(500);
+    let made = desk.ok("backup_snapshot", json!({}));
+    let victim = desk.path("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    let options = json!({ "from": "2026-09-01", "to": "2026-11-23", "format": "csv", "includeMessages": true });
+    // A path the web view made up, never returned by the dialog: refused by every writer.
+    for (cmd, args) in [
+        ("export_run", json!({ "options": options, "path": victim })),
+        ("audit_export", json!({ "path": victim })),
+        ("backup_save_copy", json!({ "id": made["id"], "to": victim })),
+        ("backup_restore", json!({ "id": made["id"], "to": desk.path("restored.db") })),
+        ("gdpr_export", json!({ "target": { "subject": "id:1" }, "to": desk.path("access.zip") })),
+    ] {
+        let (code, message) = desk.err(cmd, args);
+        assert_eq!(code, "not_granted", "{cmd}: {message}");
+        assert!(message.contains("Save dialog"), "{cmd}: {message}");
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(!desk.path("restored.db").exists() && !desk.path("access.zip").exists());
+
+    // A dialog that returned an existing file asked to replace it: the copy replaces it, once.
+    desk.state().grants.grant(&victim);
+    desk.ok("backup_save_copy", json!({ "id": made["id"], "to": victim }));
+    assert!(std::fs::read(&victim).unwrap().starts_with(&[0x28, 0xb5, 0x2f, 0xfd]), "a zstd backup now");
+    let (code, _) = desk.err("backup_save_copy", json!({ "id": made["id"], "to": victim }));
+    assert_eq!(code, "not_granted", "a grant is used once");
+
+    // Show in folder: only where chatkeep wrote (the grants' own test covers the allowed side;
+    // opening a file manager has no place in a test run).
+    let (code, _) = desk.err("show_in_folder", json!({ "path": "/etc/passwd" }));
+    assert_eq!(code, "not_granted");
 }
 
 #[test]
@@ -180,10 +223,12 @@ fn the_gdpr_page_finds_records_exports_and_erases_through_the_core() {
     let target = json!({ "request": access["id"] });
     let name = desk.ok("gdpr_export_file_name", json!({ "target": target }));
     let zip = desk.path(name.as_str().unwrap());
+    desk.state().grants.grant(&zip);
     let report = desk.ok("gdpr_export", json!({ "target": target, "to": zip }));
     assert_eq!(report["messages"], messages);
     assert!(zip.is_file());
     assert_eq!(desk.ok("gdpr_request_show", json!({ "id": access["id"] }))["status"], "done");
+    desk.state().grants.grant(&zip);
     let (_, message) = desk.err("gdpr_export", json!({ "target": { "subject": external }, "to": zip }));
     assert!(message.contains("already exists"), "never over an existing file: {message}");
 

@@ -296,5 +296,15 @@ async fn the_desktop_app_shows_what_the_core_computes_and_does_what_its_buttons_
     assert!(!home.path().join("config/chatkeep/chatkeep.toml").exists(), "nothing was written");
     photograph(&driver, "settings").await;
 
+    // A change that deletes sooner asks first, saying what it means; declining writes nothing.
+    input.clear().await.unwrap();
+    input.send_keys("30").await.unwrap();
+    wait_for(&driver, "[data-testid=settings-save]").await.click().await.unwrap();
+    let asked = wait_for(&driver, "[data-testid=settings-weakenings]").await.text().await.unwrap();
+    assert!(asked.contains("after 30 days instead of 180"), "{asked}");
+    photograph(&driver, "settings-confirm").await;
+    driver.action_chain().send_keys(thirtyfour::Key::Escape).perform().await.unwrap();
+    assert!(!home.path().join("config/chatkeep/chatkeep.toml").exists(), "declined: nothing was written");
+
     driver.quit().await.unwrap();
 }

@@ -375,7 +375,17 @@ export interface Settings {
 
 export const settingsGet = () => call<Settings>("settings_get");
 /** Rejects with the core's message naming the bad key; nothing is written then. */
-export const settingsSave = (values: Record<string, string>) => call<Settings>("settings_save", { values });
+/** A change that deletes sooner or protects less, with what it means. */
+export interface Weakening {
+  key: string;
+  old: string;
+  new: string;
+  consequence: string;
+}
+/** Saved, or (nothing written) the changes to confirm first. */
+export type SettingsSaved = { saved: Settings } | { confirm: Weakening[] };
+export const settingsSave = (values: Record<string, string>, confirmed = false) =>
+  call<SettingsSaved>("settings_save", { values, confirmed });
 /** Whether the app starts (in the tray) when the user logs in; off unless they turn it on. */
 export const startAtLogin = () => autostart.isEnabled();
 export const setStartAtLogin = (on: boolean) => (on ? autostart.enable() : autostart.disable());

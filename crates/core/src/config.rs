@@ -901,6 +901,22 @@ impl Config {
         values: &[(String, String)],
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        Config::apply_settings(file, values, env, true)
+    }
+
+    /// The settings `values` would give, checked as [`save_settings`](Self::save_settings)
+    /// checks them, without writing anything.
+    pub fn preview_settings(file: &Path, values: &[(String, String)]) -> Result<Config, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        Config::apply_settings(file, values, &env, false)
+    }
+
+    fn apply_settings(
+        file: &Path,
+        values: &[(String, String)],
+        env: &dyn Fn(&str) -> Option<String>,
+        persist: bool,
+    ) -> Result<Config, ConfigError> {
         let text = match std::fs::read_to_string(file) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -965,8 +981,84 @@ impl Config {
             // Dropping `pending` removes the temporary file.
             Err(error) => return Err(error.with_path(&staged, file)),
         };
+        if !persist {
+            return Ok(config);
+        }
         pending.finish(handle).map_err(unwritable)?;
         Config::load(Some(file), Overrides::default()).or(Ok(config))
+    }
+}
+
+/// A change that deletes sooner or protects less, with what it means, so that a shell
+/// can ask before saving it and the audit log can say what was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Weakening {
+    pub key: &'static str,
+    pub old: String,
+    pub new: String,
+    pub consequence: String,
+}
+
+impl Config {
+    /// What going from these settings to `next` weakens (empty when nothing does).
+    pub fn weakenings(&self, next: &Config) -> Vec<Weakening> {
+        let (was, now) = (&self.retention, &next.retention);
+        let mut found = Vec::new();
+        let mut push = |key: &'static str, old: String, new: String, consequence: String| {
+            found.push(Weakening { key, old, new, consequence });
+        };
+        if next.database_url != self.database_url {
+            push(
+                DATABASE_URL.key,
+                self.database_url.to_string(),
+                next.database_url.to_string(),
+                "from its next start chatkeep works on another database: backups, retention and requests act there, \
+                 and this database's schedule stops"
+                    .into(),
+            );
+        }
+        if was.require_verified_backup && !now.require_verified_backup {
+            push(
+                REQUIRE_BACKUP.key,
+                "true".into(),
+                "false".into(),
+                "purges will no longer wait for a verified backup of their month: a month can be deleted \
+                 that no backup holds"
+                    .into(),
+            );
+        }
+        if now.grace_period_days < was.grace_period_days {
+            push(
+                GRACE_DAYS.key,
+                was.grace_period_days.to_string(),
+                now.grace_period_days.to_string(),
+                format!(
+                    "expired messages are purged for good {} days after they expire instead of {}: less time to restore them",
+                    now.grace_period_days, was.grace_period_days
+                ),
+            );
+        }
+        if now.default_days < was.default_days {
+            push(
+                RETENTION_DAYS.key,
+                was.default_days.to_string(),
+                now.default_days.to_string(),
+                format!(
+                    "messages under the default policy expire after {} days instead of {}: the next run expires \
+                     every message older than that",
+                    now.default_days, was.default_days
+                ),
+            );
+        }
+        if !was.auto_delete_enabled && now.auto_delete_enabled {
+            push(
+                AUTO_DELETE.key,
+                "false".into(),
+                "true".into(),
+                "retention runs will expire and purge messages instead of only reporting what they would do".into(),
+            );
+        }
+        found
     }
 }
 

@@ -56,30 +56,53 @@ pub async fn load_demo<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>
 }
 
 /// The native save dialog, starting with `default_name`. `None` when the user cancels.
-///
-/// For the end-to-end tests only: with `CHATKEEP_DESKTOP_SAVE_DIR` set, no dialog is
-/// shown and the file goes into that folder under its default name.
+/// The path it returns is the one the next file-writing command may write (see [`crate::grants`]).
 #[tauri::command]
-pub async fn pick_save_path(default_name: String) -> CommandResult<Option<PathBuf>> {
-    if let Some(dir) = std::env::var_os("CHATKEEP_DESKTOP_SAVE_DIR") {
-        return Ok(Some(PathBuf::from(dir).join(&default_name)));
-    }
-    let dialog = rfd::AsyncFileDialog::new().set_file_name(&default_name).set_title("Save as");
-    let dialog = match dirs_home() {
-        Some(home) => dialog.set_directory(home),
-        None => dialog,
+pub async fn pick_save_path(state: State<'_, AppState>, default_name: String) -> CommandResult<Option<PathBuf>> {
+    let chosen = match test_save_dir() {
+        Some(dir) => Some(dir.join(&default_name)),
+        None => {
+            let dialog = rfd::AsyncFileDialog::new().set_file_name(&default_name).set_title("Save as");
+            let dialog = match dirs_home() {
+                Some(home) => dialog.set_directory(home),
+                None => dialog,
+            };
+            dialog.save_file().await.map(|file| file.path().to_path_buf())
+        }
     };
-    Ok(dialog.save_file().await.map(|file| file.path().to_path_buf()))
+    if let Some(path) = &chosen {
+        state.grants.grant(path);
+    }
+    Ok(chosen)
+}
+
+/// For the end-to-end tests only, and only in builds made for them (feature `test-hooks`):
+/// with `CHATKEEP_DESKTOP_SAVE_DIR` set, no dialog is shown and the file goes into that
+/// folder under its default name. Native dialogs cannot be driven through WebDriver.
+#[cfg(feature = "test-hooks")]
+fn test_save_dir() -> Option<PathBuf> {
+    std::env::var_os("CHATKEEP_DESKTOP_SAVE_DIR").map(PathBuf::from)
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn test_save_dir() -> Option<PathBuf> {
+    None
 }
 
 fn dirs_home() -> Option<PathBuf> {
     std::env::var_os("HOME").map(PathBuf::from)
 }
 
-/// Opens the system file manager at the file.
+/// Opens the system file manager at the folder of a file chatkeep wrote (or the backup folder).
 #[tauri::command]
-pub async fn show_in_folder(path: PathBuf) -> CommandResult<()> {
+pub async fn show_in_folder(state: State<'_, AppState>, path: PathBuf) -> CommandResult<()> {
     let folder = path.parent().map(PathBuf::from).unwrap_or_else(|| path.clone());
+    if !state.grants.may_open(&folder, &state.config().backup.directory) {
+        return Err(CommandError::new(
+            "not_granted",
+            format!("{} is not a folder chatkeep wrote to; only those can be shown", folder.display()),
+        ));
+    }
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {

@@ -49,8 +49,9 @@ pub async fn audit_export(
     since: Option<String>,
     action: Option<String>,
 ) -> CommandResult<PathBuf> {
+    let save = state.grants.take(&path)?;
     let filter = filter(&state, since, action, None)?;
-    // The path comes from the native save dialog, which asked before replacing a file.
-    audit::export_csv(&state.store, &filter, &path, true).await?;
+    audit::export_csv(&state.store, &filter, &path, save.replace).await?;
+    state.grants.wrote(&path);
     Ok(path)
 }

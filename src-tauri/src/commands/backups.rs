@@ -48,15 +48,29 @@ pub async fn backup_verify(state: State<'_, AppState>, id: i64) -> Json {
 /// Restores into a new file; never over an existing file or the live database.
 #[tauri::command]
 pub async fn backup_restore(state: State<'_, AppState>, id: i64, to: PathBuf) -> Json {
+    // A restore never writes over a file, whatever the dialog said.
+    state.grants.take(&to)?;
     let parts = state.parts();
-    off_thread(move || async move { json(parts.backups().restore_to(id, &to, Actor::Desktop, &NoProgress).await?) })
-        .await
+    let written = to.clone();
+    let result =
+        off_thread(
+            move || async move { json(parts.backups().restore_to(id, &to, Actor::Desktop, &NoProgress).await?) },
+        )
+        .await;
+    if result.is_ok() {
+        state.grants.wrote(&written);
+    }
+    result
 }
 
+/// Copies a backup to where the save dialog said; replaces a file only if the dialog asked.
 #[tauri::command]
 pub async fn backup_save_copy(state: State<'_, AppState>, id: i64, to: PathBuf) -> CommandResult<PathBuf> {
+    let save = state.grants.take(&to)?;
     let parts = state.parts();
-    off_thread(move || async move { Ok(parts.backups().save_copy(id, &to, true).await?) }).await
+    let saved = off_thread(move || async move { Ok(parts.backups().save_copy(id, &to, save.replace).await?) }).await?;
+    state.grants.wrote(&saved);
+    Ok(saved)
 }
 
 #[tauri::command]

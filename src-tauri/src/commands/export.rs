@@ -34,7 +34,7 @@ pub struct ExportOptions {
 }
 
 impl ExportOptions {
-    fn request(self, out: Option<PathBuf>) -> ExportRequest {
+    fn request(self, out: Option<PathBuf>, overwrite: bool) -> ExportRequest {
         ExportRequest {
             from: self.from,
             to: self.to,
@@ -46,8 +46,7 @@ impl ExportOptions {
             include_expired: self.include_expired,
             bom: self.bom,
             raw_csv: self.raw_csv,
-            // The native save dialog asked before replacing a file (and a name-only plan writes nothing).
-            overwrite: true,
+            overwrite,
             out,
         }
     }
@@ -58,7 +57,8 @@ impl ExportOptions {
 #[tauri::command]
 pub async fn export_file_name(state: State<'_, AppState>, options: ExportOptions) -> CommandResult<String> {
     let config = state.config();
-    let planned = plan(&state.store, &options.request(None), config.timezone, &config.export).await?;
+    // A name-only plan writes nothing; the dialog that follows asks about replacing a file.
+    let planned = plan(&state.store, &options.request(None, true), config.timezone, &config.export).await?;
     Ok(planned.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
 }
 
@@ -69,6 +69,7 @@ pub async fn export_run<R: Runtime>(
     options: ExportOptions,
     path: PathBuf,
 ) -> CommandResult<serde_json::Value> {
+    let save = state.grants.take(&path)?;
     let cancel = state
         .start("export")
         .ok_or_else(|| CommandError::new("busy", "an export is already running; wait for it or cancel it"))?;
@@ -78,7 +79,8 @@ pub async fn export_run<R: Runtime>(
         // A store with a small cache: memory stays flat however large the range.
         let store = chatkeep_core::Store::open_with(&config.database_url, Memory::Lean).await?;
         let report = async {
-            let planned = plan(&store, &options.request(Some(path)), config.timezone, &config.export).await?;
+            let request = options.request(Some(path), save.replace);
+            let planned = plan(&store, &request, config.timezone, &config.export).await?;
             let progress = EmitProgress::new(&app, "export");
             export(&store, &planned, config.timezone, Actor::Desktop, clock.as_ref(), &progress, &cancel).await
         }
@@ -88,5 +90,8 @@ pub async fn export_run<R: Runtime>(
     })
     .await;
     state.finish("export");
+    if let Some(path) = result.as_ref().ok().and_then(|r| r["path"].as_str()) {
+        state.grants.wrote(std::path::Path::new(path));
+    }
     result
 }

@@ -103,8 +103,11 @@ pub async fn gdpr_export_file_name(state: State<'_, AppState>, target: GdprTarge
 /// Writes the access export zip to `to` (a new file); answering a request marks it done.
 #[tauri::command]
 pub async fn gdpr_export(state: State<'_, AppState>, target: GdprTarget, to: PathBuf) -> Json {
+    // An access export never replaces a file, whatever the dialog said.
+    state.grants.take(&to)?;
     let parts = state.parts();
-    off_thread(move || async move {
+    let written = to.clone();
+    let result = off_thread(move || async move {
         let config = &parts.config;
         let report = access::export_access(
             &parts.store,
@@ -118,7 +121,11 @@ pub async fn gdpr_export(state: State<'_, AppState>, target: GdprTarget, to: Pat
         .await?;
         json(report)
     })
-    .await
+    .await;
+    if result.is_ok() {
+        state.grants.wrote(&written);
+    }
+    result
 }
 
 /// Erases the person `target` names, if they are still `confirmed_user` (the id the

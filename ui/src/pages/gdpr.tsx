@@ -294,7 +294,7 @@ function Survivors(props: { survives: api.Survives }) {
         <strong>Outside the live database:</strong>{" "}
         {s.backups.length === 0
           ? "no backups were made before the erasure."
-          : `${fmtInt(s.backups.length)} backups made before it may hold this person; a restore erases them again (erasure ledger).`}
+          : `${fmtInt(s.backups.length)} ${s.backups.length === 1 ? "backup" : "backups"} made before it may hold this person; a restore erases them again (erasure ledger).`}
       </p>
       {s.backups.length > 0 && (
         <ul>

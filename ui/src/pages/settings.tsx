@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
-import { Button, Card, ErrorNote, Loading, Page } from "../components/ui";
+import { Button, Card, Dialog, ErrorNote, Loading, Page } from "../components/ui";
 import { attempt, toast, useLoad } from "../state";
 
 const SECTION_TITLES: Record<string, string> = {
@@ -85,6 +85,7 @@ export function SettingsPage() {
   const [edits, setEdits] = useState<Record<string, string>>({});
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [toConfirm, setToConfirm] = useState<api.Weakening[] | null>(null);
 
   useEffect(() => {
     if (loaded.data && Object.keys(edits).length === 0) setCurrent(loaded.data);
@@ -97,12 +98,19 @@ export function SettingsPage() {
   });
   const errorKey = error ? keyNamedIn(error, settings) : null;
 
-  const save = async (e: Event) => {
-    e.preventDefault();
+  const save = async (e: Event | null, confirmed = false) => {
+    e?.preventDefault();
     setSaving(true);
     setError(null);
     try {
-      const saved = await api.settingsSave(Object.fromEntries(changed));
+      const outcome = await api.settingsSave(Object.fromEntries(changed), confirmed);
+      if ("confirm" in outcome) {
+        // Nothing was written: these changes delete sooner or protect less; ask first.
+        setToConfirm(outcome.confirm);
+        return;
+      }
+      const saved = outcome.saved;
+      setToConfirm(null);
       setCurrent(saved);
       setEdits({});
       toast({
@@ -178,6 +186,29 @@ export function SettingsPage() {
               </table>
             </Card>
           ))}
+          {toConfirm && (
+            <Dialog
+              title="These changes protect less"
+              onClose={() => setToConfirm(null)}
+              actions={
+                <>
+                  <Button onClick={() => setToConfirm(null)}>Keep the current settings</Button>
+                  <Button variant="danger" data-testid="settings-confirm" busy={saving} onClick={() => void save(null, true)}>
+                    Save anyway
+                  </Button>
+                </>
+              }
+            >
+              <ul data-testid="settings-weakenings">
+                {toConfirm.map((w) => (
+                  <li key={w.key}>
+                    <span class="mono">{w.key}</span>: {w.old} → {w.new}. {w.consequence.charAt(0).toUpperCase() + w.consequence.slice(1)}.
+                  </li>
+                ))}
+              </ul>
+              <p class="muted small">The change is recorded in the audit log with its old and new values.</p>
+            </Dialog>
+          )}
           <div class="save-bar">
             <ErrorNote message={error} testid="settings-error" />
             <div class="form-actions">

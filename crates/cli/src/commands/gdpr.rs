@@ -379,10 +379,9 @@ fn print_survivors(s: &erase::Survives) {
     if s.backups.is_empty() {
         say!("  no backups were made before the erasure");
     } else {
-        say!(
-            "  {} backups made before it may hold them; a restore erases them again (erasure ledger):",
-            s.backups.len()
-        );
+        let n = s.backups.len();
+        let noun = if n == 1 { "backup" } else { "backups" };
+        say!("  {n} {noun} made before it may hold them; a restore erases them again (erasure ledger):");
         for b in &s.backups {
             say!("    #{:<4} {}  kept until about {} by the backup generations", b.id, b.file, b.kept_until);
         }

@@ -9,6 +9,7 @@ pub mod hold;
 pub mod import;
 pub mod maintenance;
 pub mod retention;
+pub mod settings;
 pub mod stats;
 
 use std::sync::Arc;
