@@ -25,7 +25,7 @@ measure() { # label, command...
 }
 if [ "$only" != pdf ]; then
   for run in 1 2 3; do
-    measure "run $run chatkeep csv " "$bin" export "${range[@]}" --format csv --out "$work/out.csv"
+    measure "run $run chatkeep csv " "$bin" export "${range[@]}" --format csv --out "$work/out.csv" --overwrite
     measure "run $run peer sqlite3 -csv" sqlite3 -csv -header -cmd ".output $work/peer.csv" "$work/chatkeep.db" \
       "SELECT c.external_id, c.title, c.kind, m.external_id, m.created_at, m.created_at, s.external_id, s.display_name,
               m.role, m.kind, m.body, m.tokens_used, r.external_id, CASE m.pinned WHEN 1 THEN 'true' ELSE 'false' END,
@@ -54,7 +54,7 @@ for target in 10000 100000; do
   read -r first last < <(latest_days "$target")
   for run in 1 2 3; do
     measure "run $run chatkeep pdf, $first to $last" "$bin" export --from "$first" --to "$last" --format pdf \
-      --out "$work/out.pdf"
+      --out "$work/out.pdf" --overwrite
     echo "  $(cat "$work/stdout"); $(pdfinfo "$work/out.pdf" | grep '^Pages:' | tr -s ' '), $(du -k "$work/out.pdf" | cut -f1) KiB"
   done
 done

@@ -53,7 +53,7 @@ peer_sql="SELECT c.external_id, c.title, c.kind, m.external_id, ck_ts(m.created_
           WHERE m.expired_at IS NULL AND c.expired_at IS NULL
           ORDER BY m.conversation_id, m.created_at, m.id"
 for run in $(seq "$runs"); do
-  measure "run $run chatkeep export csv" "$bin" export "${range[@]}" --format csv --out "$work/out.csv"
+  measure "run $run chatkeep export csv" "$bin" export "${range[@]}" --format csv --out "$work/out.csv" --overwrite
   ours=$last
   measure "run $run peer psql \\copy csv" psql "$db_url" -qc "\\copy ($(echo "$peer_sql" | tr '\n' ' ')) TO '$work/peer.csv' CSV HEADER"
   echo "  throughput ratio (peer time / chatkeep time) $(ratio "$last" "$ours"); rows: $(($(wc -l <"$work/peer.csv") - 1)); sizes: chatkeep $(du -m "$work/out.csv" | cut -f1) MiB, peer $(du -m "$work/peer.csv" | cut -f1) MiB"
