@@ -372,3 +372,16 @@ async fn verify_wants_exactly_the_recorded_entries_once_each_of_the_catalogs_kin
         assert_eq!(case.status(row.id).await, "failed", "{what}: a failed archive covers no purge");
     }
 }
+
+#[tokio::test]
+async fn a_link_planted_where_a_backup_is_written_is_never_followed() {
+    let case = Case::new(AnyDb::sqlite().await).await;
+    let victim = case.dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::fs::create_dir_all(&case.settings.directory).unwrap();
+    // The temporary name backups were once written under, guessed for the next backup.
+    std::os::unix::fs::symlink(&victim, case.settings.directory.join(".chatkeep-backup-1.partial")).unwrap();
+    let row = case.backups().snapshot(true, Actor::Cli, &NoProgress, &Cancel::new()).await.unwrap();
+    assert_eq!((row.id, row.status.as_str()), (1, "verified"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+}

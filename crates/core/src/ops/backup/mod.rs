@@ -232,7 +232,12 @@ impl<'a> Backups<'a> {
             if row.status != "in_progress" || row.owner_pid.is_some_and(|pid| process_alive(pid, &row.created_at)) {
                 continue;
             }
-            let _ = std::fs::remove_file(self.directory().join(partial_name(row.id)));
+            if let Ok(entries) = std::fs::read_dir(self.directory()) {
+                let prefix = partial_prefix(row.id);
+                for entry in entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&prefix)) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
             let mut tx = self.store.begin().await?;
             tx.finish_backup(
                 row.id,
@@ -1310,8 +1315,14 @@ fn file_name(kind: Kind, range: &str, encrypted: bool) -> String {
     format!("{PREFIX}{}-{range}.tar.zst{}", kind.as_str(), if encrypted { ".age" } else { "" })
 }
 
+/// The temporary name a backup is written under: unpredictable, so nobody can plant a
+/// file or link there ahead of it (it is created exclusively, 0600, in any case).
 fn partial_name(id: i64) -> String {
-    format!(".chatkeep-backup-{id}.partial")
+    format!("{}{:016x}.partial", partial_prefix(id), rand::random::<u64>())
+}
+
+fn partial_prefix(id: i64) -> String {
+    format!(".chatkeep-backup-{id}-")
 }
 
 fn sync_dir(dir: &Path) {
