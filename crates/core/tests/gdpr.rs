@@ -116,20 +116,7 @@ async fn erase_person(
     strategy: ErasureStrategy,
     settings: &GdprSettings,
 ) -> chatkeep_core::Result<erase::ErasureReport> {
-    let found = gdpr::find_subject(&db.store, subject).await?;
-    let backups = backup_settings(db.dir.path());
-    erase::erase(
-        &db.store,
-        Target::Subject(subject),
-        strategy,
-        found.person.id,
-        settings,
-        &backups,
-        Tz::UTC,
-        Actor::Cli,
-        clock,
-    )
-    .await
+    common::erase_person(&db.store, clock, subject, strategy, settings).await
 }
 
 #[tokio::test]

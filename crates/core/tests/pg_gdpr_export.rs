@@ -606,20 +606,7 @@ async fn erase_person(
     strategy: ErasureStrategy,
     settings: &GdprSettings,
 ) -> chatkeep_core::Result<erase::ErasureReport> {
-    let found = gdpr::find_subject(db.store(), subject).await?;
-    let backups = common::backup_settings(std::path::Path::new("backups"));
-    erase::erase(
-        db.store(),
-        Target::Subject(subject),
-        strategy,
-        found.person.id,
-        settings,
-        &backups,
-        Tz::UTC,
-        Actor::Cli,
-        clock,
-    )
-    .await
+    common::erase_person(db.store(), clock, subject, strategy, settings).await
 }
 
 /// Rows anywhere in the chat data or chatkeep's requests and holds that still name the person.

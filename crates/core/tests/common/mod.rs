@@ -59,6 +59,22 @@ pub fn backup_settings(dir: &Path) -> BackupSettings {
     }
 }
 
+/// Erases the person `subject` names (as `gdpr erase --yes` does), with the default
+/// backup settings; returns the report or the core's refusal.
+pub async fn erase_person(
+    store: &Store,
+    clock: &FixedClock,
+    subject: &str,
+    strategy: chatkeep_core::domain::gdpr::ErasureStrategy,
+    settings: &chatkeep_core::config::GdprSettings,
+) -> chatkeep_core::Result<chatkeep_core::ops::gdpr::erase::ErasureReport> {
+    use chatkeep_core::ops::gdpr::{Target, erase, find_subject};
+    let found = find_subject(store, subject).await?;
+    let backups = backup_settings(Path::new("backups"));
+    let (tz, actor) = (chrono_tz::Tz::UTC, chatkeep_core::domain::Actor::Cli);
+    erase::erase(store, Target::Subject(subject), strategy, found.person.id, settings, &backups, tz, actor, clock).await
+}
+
 /// Runs a third-party tool (`tar`, `zstd`, `sqlite3`, ...) in `dir`; its trimmed output.
 pub fn run_tool(program: &str, args: &[&str], dir: &Path) -> String {
     let out = std::process::Command::new(program)

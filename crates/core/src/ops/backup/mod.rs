@@ -1606,20 +1606,29 @@ fn count_entry(name: &str, reader: &mut dyn Read) -> Result<(String, u64, BTreeM
 
 /// A backup's own `manifest.json`, read with the size cap (nothing else in the file is read).
 fn read_manifest(path: &Path, passphrase: Option<&SecretString>) -> Result<Manifest> {
-    let stream = container::open(path, passphrase)?;
-    let mut archive = tar::Archive::new(stream);
+    let mut archive = tar::Archive::new(container::open(path, passphrase)?);
     let mut entries = archive.entries().map_err(|e| truncated(path, e))?;
+    first_manifest(path, &mut entries)
+}
+
+/// The first entry of a backup, which must be `manifest.json`, read up to [`MANIFEST_CAP`].
+fn first_manifest<R: Read>(path: &Path, entries: &mut tar::Entries<'_, R>) -> Result<Manifest> {
     let mut first = entries
         .next()
         .ok_or_else(|| Error::Check(format!("{} holds no files", path.display())))?
         .map_err(|e| truncated(path, e))?;
-    if first.path().map(|p| p.to_string_lossy() != "manifest.json").unwrap_or(true) {
-        return Err(Error::Check(format!("{} does not start with manifest.json", path.display())));
+    let first_name = first.path().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
+    if first_name != "manifest.json" {
+        return Err(Error::Check(format!("{} does not start with manifest.json (found {first_name})", path.display())));
     }
     let mut text = Vec::new();
     (&mut first).take(MANIFEST_CAP + 1).read_to_end(&mut text).map_err(|e| truncated(path, e))?;
     if text.len() as u64 > MANIFEST_CAP {
-        return Err(Error::Check(format!("the manifest of {} is larger than the cap", path.display())));
+        return Err(Error::Check(format!(
+            "the manifest of {} is larger than {} KiB; chatkeep never writes one so large",
+            path.display(),
+            MANIFEST_CAP / 1024
+        )));
     }
     serde_json::from_slice(&text)
         .map_err(|e| Error::Check(format!("the manifest of {} is not valid: {e}", path.display())))
@@ -1636,29 +1645,9 @@ fn walk(
     expected: &Manifest,
     mut visit: impl FnMut(&str, &mut dyn Read) -> Result<(String, u64, Option<BTreeMap<String, u64>>)>,
 ) -> Result<()> {
-    let stream = container::open(path, passphrase)?;
-    let mut archive = tar::Archive::new(stream);
+    let mut archive = tar::Archive::new(container::open(path, passphrase)?);
     let mut entries = archive.entries().map_err(|e| truncated(path, e))?;
-    let mut first = entries
-        .next()
-        .ok_or_else(|| Error::Check(format!("{} holds no files", path.display())))?
-        .map_err(|e| truncated(path, e))?;
-    let first_name = first.path().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
-    if first_name != "manifest.json" {
-        return Err(Error::Check(format!("{} does not start with manifest.json (found {first_name})", path.display())));
-    }
-    let mut text = Vec::new();
-    (&mut first).take(MANIFEST_CAP + 1).read_to_end(&mut text).map_err(|e| truncated(path, e))?;
-    drop(first);
-    if text.len() as u64 > MANIFEST_CAP {
-        return Err(Error::Check(format!(
-            "the manifest of {} is larger than {} KiB; chatkeep never writes one so large",
-            path.display(),
-            MANIFEST_CAP / 1024
-        )));
-    }
-    let manifest: Manifest = serde_json::from_slice(&text)
-        .map_err(|e| Error::Check(format!("the manifest of {} is not valid: {e}", path.display())))?;
+    let manifest = first_manifest(path, &mut entries)?;
     if &manifest != expected {
         return Err(Error::Check(format!(
             "the manifest inside {} differs from the one chatkeep recorded when it wrote the backup: \
