@@ -69,6 +69,40 @@ impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
     }
+
+    /// Whether another try may succeed: the database busy or locked (SQLite), a
+    /// serialization failure or a deadlock (PostgreSQL), a pool or I/O hiccup.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Database { source, .. } => transient_database(source),
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::ResourceBusy
+                    | std::io::ErrorKind::UnexpectedEof
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// The one place that reads a driver error for "try again": SQLite's result codes
+/// (SQLITE_BUSY 5, SQLITE_LOCKED 6, and their extended codes) and PostgreSQL's
+/// SQLSTATEs 40001 (serialization failure) and 40P01 (deadlock detected).
+fn transient_database(source: &sqlx::Error) -> bool {
+    match source {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() => {
+            matches!(db.code().as_deref(), Some("40001" | "40P01"))
+        }
+        // SQLite: the primary result code is the low byte of the extended one (517 is BUSY_SNAPSHOT).
+        sqlx::Error::Database(db) => {
+            db.code().and_then(|code| code.parse::<i64>().ok()).is_some_and(|n| matches!(n & 0xff, 5 | 6))
+        }
+        _ => false,
+    }
 }
 
 /// The one place database errors become user-facing ones.
@@ -78,7 +112,10 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::RowNotFound => return Error::NotFound("record".into()),
             sqlx::Error::Database(db) => {
                 let text = db.message();
-                if text.contains("database is locked") || text.contains("database is busy") {
+                if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
+                    "the database stopped this transaction because another one conflicted with it; try again"
+                        .to_string()
+                } else if transient_database(&source) {
                     "the database is busy: another process holds its write lock; try again shortly".to_string()
                 } else if text.contains("not a database") {
                     "the database file is not a SQLite database (check DATABASE_URL)".to_string()

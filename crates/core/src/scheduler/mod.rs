@@ -542,7 +542,7 @@ impl Scheduler {
                     };
                     break (status, summary, error, finish);
                 }
-                Err(e) if is_transient(&e) && attempt < settings.max_attempts && !self.ctx.cancel.is_cancelled() => {
+                Err(e) if e.is_transient() && attempt < settings.max_attempts && !self.ctx.cancel.is_cancelled() => {
                     let pause = backoff(settings.retry_delay_seconds, attempt);
                     tracing::warn!(job = name, attempt, error = %e, retry_in_seconds = pause.as_secs(), "job failed; retrying");
                     store.note_job_attempt(id, attempt, &e.to_string()).await?;
@@ -660,29 +660,6 @@ impl Lease {
         if let Err(e) = self.store.release_job_lease(self.job.as_str(), &self.holder).await {
             tracing::warn!(job = %self.job, error = %e, "cannot release the job's lease; it expires on its own");
         }
-    }
-}
-
-/// Failures worth another try: the database busy, the I/O system hiccuping.
-pub fn is_transient(error: &Error) -> bool {
-    match error {
-        Error::Database { source, .. } => match source {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
-            sqlx::Error::Database(db) => {
-                let text = db.message();
-                text.contains("locked") || text.contains("busy")
-            }
-            _ => false,
-        },
-        Error::Io { source, .. } => matches!(
-            source.kind(),
-            std::io::ErrorKind::Interrupted
-                | std::io::ErrorKind::TimedOut
-                | std::io::ErrorKind::WouldBlock
-                | std::io::ErrorKind::ResourceBusy
-                | std::io::ErrorKind::UnexpectedEof
-        ),
-        _ => false,
     }
 }
 
