@@ -964,7 +964,7 @@ impl Config {
         // Written like every file chatkeep saves (privately, it can hold tokens; never through
         // a link), checked from its temporary name, then renamed into place.
         let unwritable =
-            |e: crate::error::Error| ConfigError::Unreadable { path: file.to_path_buf(), reason: e.to_string() };
+            |e: crate::output::OutputError| ConfigError::Unreadable { path: file.to_path_buf(), reason: e.to_string() };
         let (mut handle, pending) = crate::output::create(file, true).map_err(unwritable)?;
         let staged = pending.path().to_path_buf();
         std::io::Write::write_all(&mut handle, doc.to_string().as_bytes())
@@ -1336,7 +1336,7 @@ fn parse_cron(text: &str) -> Option<Option<String>> {
     if text.eq_ignore_ascii_case("off") {
         return Some(None);
     }
-    crate::scheduler::Schedule::check(text).ok().map(|()| Some(text.to_string()))
+    crate::domain::schedule::Schedule::check(text).ok().map(|()| Some(text.to_string()))
 }
 
 /// A URL as chatkeep prints it: scheme, host and port only. Webhook URLs carry their

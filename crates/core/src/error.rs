@@ -2,6 +2,8 @@
 //! and a message a user can act on. Database internals stay in the source chain
 //! (shown with `--verbose` and in logs), never in the one-line message.
 
+use std::path::PathBuf;
+
 use crate::config::ConfigError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -19,7 +21,7 @@ pub enum Error {
     NotFound(String),
 
     #[error(transparent)]
-    Import(#[from] crate::ops::import::ImportError),
+    Import(#[from] ImportError),
 
     #[error("{message}")]
     Database {
@@ -105,6 +107,15 @@ fn transient_database(source: &sqlx::Error) -> bool {
     }
 }
 
+impl From<crate::output::OutputError> for Error {
+    fn from(error: crate::output::OutputError) -> Self {
+        match error {
+            crate::output::OutputError::Refused(message) => Error::InvalidInput(message),
+            crate::output::OutputError::Io { context, source } => Error::Io { context, source },
+        }
+    }
+}
+
 /// The one place database errors become user-facing ones.
 impl From<sqlx::Error> for Error {
     fn from(source: sqlx::Error) -> Self {
@@ -134,5 +145,37 @@ impl From<sqlx::Error> for Error {
         };
         tracing::debug!(error = %source, "database error");
         Error::Database { message, source }
+    }
+}
+
+/// One bad line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LineProblem {
+    pub line: u64,
+    pub message: String,
+}
+
+/// Why a file was not imported. Nothing from it was written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ImportError {
+    pub file: PathBuf,
+    pub problems: Vec<LineProblem>,
+    /// More problems were found than are listed.
+    pub truncated: bool,
+}
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "nothing was imported from {}", self.file.display())?;
+        let mut problems = self.problems.iter();
+        if let Some(first) = problems.next() {
+            write!(f, ": line {}: {}", first.line, first.message)?;
+        }
+        let rest: Vec<String> = problems.map(|p| p.line.to_string()).collect();
+        if !rest.is_empty() {
+            let more = if self.truncated { ", and more" } else { "" };
+            write!(f, " (also bad: line {}{more})", rest.join(", "))?;
+        }
+        Ok(())
     }
 }

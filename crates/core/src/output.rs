@@ -20,7 +20,30 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+/// Why a file could not be written: refused (the message names the target and why), or
+/// an I/O failure. Kept apart from the core's error so that the settings file, which the
+/// core's error wraps, can be written here too.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, OutputError>;
+
+fn refused(message: String) -> OutputError {
+    OutputError::Refused(message)
+}
+
+fn io(context: String, source: std::io::Error) -> OutputError {
+    OutputError::Io { context, source }
+}
 
 /// A file being written under a temporary name; dropping it removes that file.
 #[derive(Debug)]
@@ -37,14 +60,14 @@ pub fn check_target(target: &Path, overwrite: bool) -> Result<()> {
     let shown = target.display();
     let folder = folder_of(target);
     if !folder.is_dir() {
-        return Err(Error::invalid(format!("cannot write {shown}: the folder {} does not exist", folder.display())));
+        return Err(refused(format!("cannot write {shown}: the folder {} does not exist", folder.display())));
     }
     match std::fs::symlink_metadata(target) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(format!("cannot look at {shown}"), e)),
+        Err(e) => Err(io(format!("cannot look at {shown}"), e)),
         Ok(meta) => {
             let kind = meta.file_type();
-            let refused = if kind.is_symlink() {
+            let reason = if kind.is_symlink() {
                 Some("is a symbolic link; chatkeep never writes through a link: name the file itself or a new one")
             } else if kind.is_dir() {
                 Some("is a folder: name a file in it")
@@ -55,8 +78,8 @@ pub fn check_target(target: &Path, overwrite: bool) -> Result<()> {
             } else {
                 None
             };
-            match refused {
-                Some(reason) => Err(Error::invalid(format!("{shown} {reason}"))),
+            match reason {
+                Some(reason) => Err(refused(format!("{shown} {reason}"))),
                 None => Ok(()),
             }
         }
@@ -73,7 +96,7 @@ pub fn create(target: &Path, overwrite: bool) -> Result<(File, Pending)> {
         .suffix(".partial")
         // Created with O_EXCL and, on Unix, mode 0600: never through a link, never readable by others.
         .tempfile_in(folder_of(target))
-        .map_err(|e| Error::io(format!("cannot write {}", target.display()), e))?;
+        .map_err(|e| io(format!("cannot write {}", target.display()), e))?;
     let (file, staged) = staged.into_parts();
     Ok((file, Pending { staged, target: target.to_path_buf(), overwrite }))
 }
@@ -89,12 +112,12 @@ impl Pending {
     /// unless asked.
     pub fn finish(self, file: File) -> Result<PathBuf> {
         let target = self.target;
-        file.sync_all().map_err(|e| Error::io(format!("cannot write {}", target.display()), e))?;
+        file.sync_all().map_err(|e| io(format!("cannot write {}", target.display()), e))?;
         drop(file);
         check_target(&target, self.overwrite)?;
         let persisted =
             if self.overwrite { self.staged.persist(&target) } else { self.staged.persist_noclobber(&target) };
-        persisted.map_err(|e| Error::io(format!("cannot save {}", target.display()), e.error))?;
+        persisted.map_err(|e| io(format!("cannot save {}", target.display()), e.error))?;
         if let Ok(folder) = File::open(folder_of(&target)) {
             let _ = folder.sync_all();
         }

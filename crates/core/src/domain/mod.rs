@@ -8,6 +8,7 @@ pub mod hold;
 pub mod policy;
 pub mod record;
 pub mod rule;
+pub mod schedule;
 
 use serde::{Deserialize, Serialize};
 

@@ -14,7 +14,6 @@
 //! - Pause and resume, of one job or the whole schedule, are stored in the database.
 
 pub mod jobs;
-mod schedule;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,11 +26,11 @@ use serde_json::json;
 
 use crate::clock::FixedClock;
 use crate::config::CatchUp;
+pub use crate::domain::schedule::Schedule;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::store::jobs::{JobRun, NewRun, PassedSlots};
 pub use jobs::{BoxFuture, Finish, JobContext, JobFn, JobName, Outcome};
-pub use schedule::Schedule;
 
 /// The whole schedule's pause switch is stored under this name.
 const ALL_JOBS: &str = "*";

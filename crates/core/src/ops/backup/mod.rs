@@ -1292,7 +1292,7 @@ impl<'a> Backups<'a> {
             if expected != sha {
                 return Err(Error::Check("the copy does not match the backup's checksum; nothing was saved".into()));
             }
-            pending.finish(file).map(drop)
+            Ok(pending.finish(file).map(drop)?)
         })
         .await?;
         Ok(target)

@@ -34,37 +34,7 @@ const MAX_LINE: usize = 16 << 20;
 /// Problems quote values from the file; a quoted value is cut so a message stays readable.
 const MAX_PROBLEM_CHARS: usize = 300;
 
-/// One bad line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LineProblem {
-    pub line: u64,
-    pub message: String,
-}
-
-/// Why a file was not imported. Nothing from it was written.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct ImportError {
-    pub file: PathBuf,
-    pub problems: Vec<LineProblem>,
-    /// More problems were found than are listed.
-    pub truncated: bool,
-}
-
-impl std::fmt::Display for ImportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "nothing was imported from {}", self.file.display())?;
-        let mut problems = self.problems.iter();
-        if let Some(first) = problems.next() {
-            write!(f, ": line {}: {}", first.line, first.message)?;
-        }
-        let rest: Vec<String> = problems.map(|p| p.line.to_string()).collect();
-        if !rest.is_empty() {
-            let more = if self.truncated { ", and more" } else { "" };
-            write!(f, " (also bad: line {}{more})", rest.join(", "))?;
-        }
-        Ok(())
-    }
-}
+pub use crate::error::{ImportError, LineProblem};
 
 /// Rows written per kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
