@@ -74,8 +74,7 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> anyhow::Result<ExitCod
                 passphrase: passphrase.as_ref(),
                 events: &chatkeep_core::events::NoEvents,
             };
-            let anchor = backups.newest_audit_anchor().await?;
-            let report = audit::verify_against(&store, anchor).await?;
+            let report = backups.verify_audit_log().await?;
             store.close().await;
             if ctx.json {
                 ctx.print_json(&report)?;

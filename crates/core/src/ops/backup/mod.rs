@@ -821,6 +821,12 @@ impl<'a> Backups<'a> {
         })
     }
 
+    /// `audit verify`: the chain walked, then compared with the newest head a backup recorded.
+    pub async fn verify_audit_log(&self) -> Result<audit::VerifyReport> {
+        let anchor = self.newest_audit_anchor().await?;
+        audit::verify_against(self.store, anchor).await
+    }
+
     /// The newest record of the audit log's head kept outside the database: the one in the
     /// manifest inside the newest verified backup's file that holds one. Where that file
     /// cannot be read (moved away, encrypted and no passphrase here), the catalog's copy of
