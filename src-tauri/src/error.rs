@@ -21,6 +21,12 @@ impl From<chatkeep_core::Error> for CommandError {
     }
 }
 
+impl From<chatkeep_core::store::StoreError> for CommandError {
+    fn from(error: chatkeep_core::store::StoreError) -> Self {
+        chatkeep_core::Error::from(error).into()
+    }
+}
+
 impl From<chatkeep_core::config::ConfigError> for CommandError {
     fn from(error: chatkeep_core::config::ConfigError) -> Self {
         CommandError { code: "config".into(), message: error.to_string() }

@@ -116,7 +116,7 @@ pub async fn list(store: &Store, filter: &AuditFilter) -> Result<Vec<AuditRow>> 
     if filter.limit.is_some_and(|n| n < 1) {
         return Err(Error::invalid("--limit must be 1 or more"));
     }
-    store.audit_list(filter).await
+    Ok(store.audit_list(filter).await?)
 }
 
 /// The outcome of walking the chain.

@@ -1,8 +1,10 @@
 //! The core's error type: one enum with a stable [`Error::code`] for every shell
 //! and a message a user can act on. Database internals stay in the source chain
-//! (shown with `--verbose` and in logs), never in the one-line message.
+//! of a [`StoreError`] (shown with `--verbose` and in logs), never in the one-line message.
 
 use std::path::PathBuf;
+
+use chatkeep_store::StoreError;
 
 use crate::config::ConfigError;
 
@@ -23,15 +25,9 @@ pub enum Error {
     #[error(transparent)]
     Import(#[from] ImportError),
 
-    #[error("{message}")]
-    Database {
-        message: String,
-        #[source]
-        source: sqlx::Error,
-    },
-
-    #[error("database schema migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The database failed (or its schema could not be migrated); see [`StoreError`].
+    #[error(transparent)]
+    Store(StoreError),
 
     #[error("{context}: {source}")]
     Io {
@@ -39,9 +35,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-
-    #[error("{0}")]
-    UnsupportedEngine(String),
 
     /// A check found a problem (a backup that does not match its manifest, a broken file).
     #[error("{0}")]
@@ -57,10 +50,8 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Check(_) => "check_failed",
             Error::Import(_) => "import",
-            Error::Database { .. } => "database",
-            Error::Migration(_) => "migration",
+            Error::Store(store) => store.code(),
             Error::Io { .. } => "io",
-            Error::UnsupportedEngine(_) => "unsupported_engine",
         }
     }
 
@@ -72,38 +63,26 @@ impl Error {
         Error::Io { context: context.into(), source }
     }
 
-    /// Whether another try may succeed: the database busy or locked (SQLite), a
-    /// serialization failure or a deadlock (PostgreSQL), a pool or I/O hiccup.
+    /// Whether another try may succeed; the store knows its engines' words for "busy".
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Database { source, .. } => transient_database(source),
-            Error::Io { source, .. } => matches!(
-                source.kind(),
-                std::io::ErrorKind::Interrupted
-                    | std::io::ErrorKind::TimedOut
-                    | std::io::ErrorKind::WouldBlock
-                    | std::io::ErrorKind::ResourceBusy
-                    | std::io::ErrorKind::UnexpectedEof
-            ),
+            Error::Store(store) => store.is_transient(),
+            Error::Io { source, .. } => chatkeep_store::error::transient_io(source),
             _ => false,
         }
     }
 }
 
-/// The one place that reads a driver error for "try again": SQLite's result codes
-/// (SQLITE_BUSY 5, SQLITE_LOCKED 6, and their extended codes) and PostgreSQL's
-/// SQLSTATEs 40001 (serialization failure) and 40P01 (deadlock detected).
-fn transient_database(source: &sqlx::Error) -> bool {
-    match source {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(db) if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() => {
-            matches!(db.code().as_deref(), Some("40001" | "40P01"))
+/// Plain failures keep their kind (so "not found" is one thing everywhere); the database's own stay whole.
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::InvalidInput(message) => Error::InvalidInput(message),
+            StoreError::NotFound(what) => Error::NotFound(what),
+            StoreError::Check(message) => Error::Check(message),
+            StoreError::Io { context, source } => Error::Io { context, source },
+            database => Error::Store(database),
         }
-        // SQLite: the primary result code is the low byte of the extended one (517 is BUSY_SNAPSHOT).
-        sqlx::Error::Database(db) => {
-            db.code().and_then(|code| code.parse::<i64>().ok()).is_some_and(|n| matches!(n & 0xff, 5 | 6))
-        }
-        _ => false,
     }
 }
 
@@ -113,38 +92,6 @@ impl From<crate::output::OutputError> for Error {
             crate::output::OutputError::Refused(message) => Error::InvalidInput(message),
             crate::output::OutputError::Io { context, source } => Error::Io { context, source },
         }
-    }
-}
-
-/// The one place database errors become user-facing ones.
-impl From<sqlx::Error> for Error {
-    fn from(source: sqlx::Error) -> Self {
-        let message = match &source {
-            sqlx::Error::RowNotFound => return Error::NotFound("record".into()),
-            sqlx::Error::Database(db) => {
-                let text = db.message();
-                if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
-                    "the database stopped this transaction because another one conflicted with it; try again"
-                        .to_string()
-                } else if transient_database(&source) {
-                    "the database is busy: another process holds its write lock; try again shortly".to_string()
-                } else if text.contains("not a database") {
-                    "the database file is not a SQLite database (check DATABASE_URL)".to_string()
-                } else if text.contains("readonly") {
-                    "the database is read-only: check the file's permissions".to_string()
-                } else if text.contains("disk is full") {
-                    "the disk holding the database is full; nothing was changed".to_string()
-                } else {
-                    "a database operation failed (run with --verbose for details)".to_string()
-                }
-            }
-            sqlx::Error::PoolTimedOut => {
-                "timed out waiting for a database connection; is another chatkeep busy?".to_string()
-            }
-            _ => "a database operation failed (run with --verbose for details)".to_string(),
-        };
-        tracing::debug!(error = %source, "database error");
-        Error::Database { message, source }
     }
 }
 

@@ -16,18 +16,20 @@
 pub mod audit;
 pub mod clock;
 pub mod config;
-pub mod domain;
 pub mod error;
 pub mod events;
 pub mod notify;
 pub mod ops;
 pub mod output;
 pub mod scheduler;
-pub mod store;
 pub mod time;
 
 /// The backup passphrase type, kept secret in memory.
 pub use age::secrecy::SecretString;
+/// The nouns (plain values), from `chatkeep-domain`.
+pub use chatkeep_domain as domain;
+/// The database engines, from `chatkeep-store`.
+pub use chatkeep_store as store;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::Config;
 pub use error::{Error, Result};

@@ -5,18 +5,10 @@
 //! input is either an RFC 3339 instant or a calendar date, read as local
 //! midnight in the configured zone.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-/// The one shape timestamps are stored in.
-pub fn to_db(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Reads a stored timestamp (or any RFC 3339 instant) back as UTC.
-pub fn from_db(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
-}
+pub use chatkeep_store::db_time::{from_db, to_db};
 
 /// Truncates an instant to the stored precision (milliseconds).
 pub fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {

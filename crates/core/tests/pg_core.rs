@@ -483,7 +483,7 @@ async fn audit_rows_appended_at_the_same_time_still_form_one_chain() {
                     audit::append(&mut tx, at(2026, 11, 1, 9, 0, n), AuditEntry::new(Actor::Cli, "test.parallel"))
                         .await?;
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    tx.commit().await
+                    Ok::<_, chatkeep_core::Error>(tx.commit().await?)
                 })
             })
             .collect();

@@ -6,10 +6,12 @@
 mod common;
 
 use chatkeep_core::Error;
+use chatkeep_core::store::StoreError;
 use sqlx::{Connection, Executor};
 
+/// A driver error as the core sees it: read by the store, then carried up.
 fn classified(error: sqlx::Error) -> Error {
-    Error::from(error)
+    Error::from(StoreError::from(error))
 }
 
 #[tokio::test]

@@ -99,5 +99,5 @@ pub async fn release_hold(
 
 /// Active holds, newest first; released ones too when asked.
 pub async fn list_holds(store: &Store, include_released: bool) -> Result<Vec<LegalHold>> {
-    store.holds(include_released).await
+    Ok(store.holds(include_released).await?)
 }

@@ -589,7 +589,7 @@ impl Scheduler {
         let mut tx = self.ctx.store.begin().await?;
         let action = if paused { "jobs.pause" } else { "jobs.resume" };
         crate::audit::append(&mut tx, now, crate::audit::AuditEntry::new(actor, action).target(name)).await?;
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 
     /// Every job with its schedule, next run, last run and anything needing attention.

@@ -9,8 +9,6 @@
 
 mod container;
 pub mod manifest;
-mod pg_dump;
-mod snapshot;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
@@ -24,11 +22,11 @@ use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+/// The environment variable naming the folder of `pg_dump` and `pg_restore`.
+pub use crate::store::snapshot::TOOLS_ENV as PG_TOOLS_ENV;
 pub use container::HashingWriter;
 use manifest::SnapshotFacts;
 pub use manifest::{Manifest, ManifestFile};
-/// The environment variable naming the folder of `pg_dump` and `pg_restore`.
-pub use pg_dump::TOOLS_ENV as PG_TOOLS_ENV;
 
 use crate::audit::{self, AuditEntry};
 use crate::clock::Clock;
@@ -38,8 +36,9 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::ops::import::{ImportOptions, ImportReport, import_jsonl_with};
 use crate::ops::{Cancel, Progress};
-use crate::store::Store;
 use crate::store::backups::{BackupRow, ExportTable, Finished, NewBackup};
+use crate::store::snapshot::{self, Expected, Format};
+use crate::store::{Store, StoreError};
 use crate::time::{Month, to_db};
 
 /// Rows per export query when writing an archive.
@@ -49,7 +48,6 @@ const PREFIX: &str = "chatkeep-";
 const MANIFEST_CAP: u64 = 1 << 20;
 /// Free space left on a disk after a verify's or a restore's scratch files.
 const SCRATCH_MARGIN: u64 = 64 << 20;
-const SNAPSHOT_ENTRY: &str = "chatkeep.db";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -122,8 +120,8 @@ struct Produced {
     manifest: Manifest,
     /// (name in the backup, file on disk), after the manifest.
     files: Vec<(String, PathBuf)>,
-    /// A database copy whose structure is checked while the backup is written.
-    check: Option<PathBuf>,
+    /// A database snapshot whose structure is checked while the backup is written.
+    check: Option<(Format, PathBuf)>,
 }
 
 /// A catalog row with what the folder says about it.
@@ -263,7 +261,8 @@ impl<'a> Backups<'a> {
     }
 
     /// A snapshot of the whole database, verified: on SQLite a consistent copy of the file,
-    /// on PostgreSQL a `pg_dump` of the database.
+    /// on PostgreSQL a `pg_dump` of the database (see [`crate::store::snapshot`]). What it
+    /// needs (the file, tools matching the server) is found before anything is written.
     pub async fn snapshot(
         &self,
         manual: bool,
@@ -271,44 +270,34 @@ impl<'a> Backups<'a> {
         progress: &dyn Progress,
         cancel: &Cancel,
     ) -> Result<BackupRow> {
-        if let Store::Postgres(pool) = self.store {
-            return self.snapshot_postgres(pool, manual, actor, progress, cancel).await;
-        }
-        let live = self.store.database_file().ok_or_else(|| {
-            Error::invalid("this database has no file to snapshot (an in-memory database); use a sqlite:// file")
-        })?;
+        let snapshotter = self.store.snapshotter().await?;
         let (now, name) = self.snapshot_name().await?;
         let at = to_db(now);
         let new = self.snapshot_row(manual, &name, &at);
-        let exclude = self.settings.exclude_tables.clone();
-        let tz = self.tz;
+        let (exclude, tz, stop) = (self.settings.exclude_tables.clone(), self.tz, cancel.clone());
+        let engine = self.store.engine();
         self.create(new, actor, progress, cancel, move |scratch: PathBuf, at: Positions| -> Producing {
-            Box::pin(blocking(move || {
-                let copy = scratch.join(SNAPSHOT_ENTRY);
-                snapshot::copy_database(&live, &copy, &exclude)?;
-                // Counting rows and hashing the copy read the same file: side by side.
-                let (rows, hashed) = std::thread::scope(|scope| {
-                    let hashing = scope.spawn(|| container::hash_file(&copy));
-                    let rows = snapshot::count_rows(&copy);
-                    (rows, hashing.join().unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped"))))
-                });
-                let rows = rows?;
-                let (sha256, bytes) = hashed.map_err(|e| Error::io("cannot read the snapshot copy", e))?;
+            Box::pin(async move {
+                let cancelled = move || stop.is_cancelled();
+                let (taken, hashed) = snapshotter.take(&scratch, &exclude, &cancelled, container::hash_file).await?;
+                let (sha256, bytes) = hashed.map_err(|e| Error::io("cannot read the snapshot", e))?;
                 let facts = SnapshotFacts {
                     manual,
-                    engine: "sqlite",
+                    engine,
                     created_at: to_db(now),
                     timezone: tz.name().into(),
                     erasure_ledger_position: at.ledger,
                     audit_head: at.audit_head,
                     excluded_tables: exclude.clone(),
-                    dump_tool: None,
+                    dump_tool: taken.tool,
                 };
+                let entry = taken.format.entry();
                 let file =
-                    ManifestFile { name: SNAPSHOT_ENTRY.into(), bytes, sha256, rows, checksums: BTreeMap::new() };
+                    ManifestFile { name: entry.into(), bytes, sha256, rows: taken.rows, checksums: taken.checksums };
                 let manifest = Manifest::snapshot(facts, file);
-                Ok(Produced { manifest, files: vec![(SNAPSHOT_ENTRY.to_string(), copy.clone())], check: Some(copy) })
-            }))
+                let check = Some((taken.format, taken.path.clone()));
+                Ok(Produced { manifest, files: vec![(entry.to_string(), taken.path)], check })
+            })
         })
         .await
     }
@@ -333,55 +322,6 @@ impl<'a> Backups<'a> {
             encrypted: self.encrypting(),
             created_at: at,
         }
-    }
-
-    /// A PostgreSQL snapshot: `pg_dump` (custom format) inside a snapshot whose rows are
-    /// counted and checksummed into the manifest. The tools are found (and their version
-    /// checked against the server's) before anything is written.
-    async fn snapshot_postgres(
-        &self,
-        pool: &sqlx::PgPool,
-        manual: bool,
-        actor: Actor,
-        progress: &dyn Progress,
-        cancel: &Cancel,
-    ) -> Result<BackupRow> {
-        let server = pg_dump::server_major(pool).await?;
-        let tools =
-            pg_dump::locate_async(pg_dump::Tool::Dump, server, format!("the PostgreSQL {server} server")).await?;
-        let (now, name) = self.snapshot_name().await?;
-        let at = to_db(now);
-        let new = self.snapshot_row(manual, &name, &at);
-        let (pool, exclude, tz, stop) = (pool.clone(), self.settings.exclude_tables.clone(), self.tz, cancel.clone());
-        self.create(new, actor, progress, cancel, move |scratch: PathBuf, at: Positions| -> Producing {
-            Box::pin(async move {
-                let dumped = pg_dump::dump(&pool, &tools, &scratch, &exclude, &stop).await?;
-                let path = dumped.path.clone();
-                let (sha256, bytes) =
-                    blocking(move || container::hash_file(&path).map_err(|e| Error::io("cannot read the dump", e)))
-                        .await?;
-                let facts = SnapshotFacts {
-                    manual,
-                    engine: "postgres",
-                    created_at: to_db(now),
-                    timezone: tz.name().into(),
-                    erasure_ledger_position: at.ledger,
-                    audit_head: at.audit_head,
-                    excluded_tables: exclude.clone(),
-                    dump_tool: Some(tools.version.clone()),
-                };
-                let file = ManifestFile {
-                    name: pg_dump::ENTRY.into(),
-                    bytes,
-                    sha256,
-                    rows: dumped.tables.iter().map(|(t, f)| (t.clone(), f.rows)).collect(),
-                    checksums: dumped.tables.iter().map(|(t, f)| (t.clone(), f.checksum.clone())).collect(),
-                };
-                let manifest = Manifest::snapshot(facts, file);
-                Ok(Produced { manifest, files: vec![(pg_dump::ENTRY.to_string(), dumped.path)], check: None })
-            })
-        })
-        .await
     }
 
     /// The monthly archive of `month`: its conversations, messages, reads and the people they refer to.
@@ -671,9 +611,8 @@ impl<'a> Backups<'a> {
                 let threads = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1).min(4);
                 // The database copy's structure is checked while the file is written and read back.
                 let (checked_copy, written) = std::thread::scope(|scope| {
-                    let checker = check
-                        .as_deref()
-                        .map(|db| scope.spawn(move || snapshot::check_structure(db, snapshot::Depth::Quick)));
+                    let checker =
+                        check.as_ref().map(|(format, db)| scope.spawn(move || snapshot::check_written(*format, db)));
                     let written =
                         container::write(&partial, &manifest, &files, passphrase.as_ref(), threads).and_then(|w| {
                             step();
@@ -681,9 +620,10 @@ impl<'a> Backups<'a> {
                             check_file(&partial, passphrase.as_ref(), &manifest, false).map(|c| (w, c.rows))
                         });
                     let checked_copy = match checker {
-                        Some(handle) => {
-                            handle.join().unwrap_or_else(|_| Err(Error::Check("the snapshot check stopped".into())))
-                        }
+                        Some(handle) => handle
+                            .join()
+                            .unwrap_or_else(|_| Err(StoreError::Check("the snapshot check stopped".into())))
+                            .map_err(Error::from),
                         None => Ok(()),
                     };
                     (checked_copy, written)
@@ -880,14 +820,15 @@ impl<'a> Backups<'a> {
                     check_file(&path, passphrase.as_ref(), &recorded.manifest, deep)
                 })
                 .await;
-                // A PostgreSQL dump is checked by restoring it into a scratch database on the server.
+                // A dump is checked by restoring it into a scratch database on the server.
                 match checked {
-                    Ok(Checked { pg_dump: Some((_scratch, dump)), manifest, .. }) => match self.store {
-                        Store::Postgres(pool) => pg_dump::check_in_scratch(pool, &dump, &manifest).await,
-                        Store::Sqlite(_) => Err(Error::invalid(format!(
-                            "backup #{id} is a PostgreSQL snapshot; it can only be checked against a PostgreSQL server"
-                        ))),
-                    },
+                    Ok(Checked { on_server: Some((_scratch, format, entry)), manifest, .. }) => {
+                        let expected = expected_of(&manifest, format)?;
+                        self.store.check_snapshot_on_server(format, &entry, &expected).await.map_err(|e| match e {
+                            StoreError::InvalidInput(why) => Error::invalid(format!("backup #{id}: {why}")),
+                            other => other.into(),
+                        })
+                    }
                     other => other.map(|c| c.rows),
                 }
             }
@@ -953,7 +894,11 @@ impl<'a> Backups<'a> {
     pub async fn restore_to(&self, id: i64, to: &Path, actor: Actor, progress: &dyn Progress) -> Result<RestoreReport> {
         let (row, recorded) = self.restorable(id).await?;
         // The catalog lives in the database it backs up: its snapshots are of this engine.
-        if row.kind == "snapshot" && (self.store.engine() == "postgres" || recorded.is_postgres_dump()) {
+        let restores_into_file = |format: Format| format.restores_into_file();
+        if row.kind == "snapshot"
+            && !(restores_into_file(self.store.snapshot_format())
+                && recorded.snapshot_format().is_some_and(restores_into_file))
+        {
             return Err(postgres_snapshot_needs_database(id));
         }
         if to.exists() {
@@ -984,8 +929,9 @@ impl<'a> Backups<'a> {
         let staged = scratch.path().join("restored.db");
         let (import, row_counts) = match kind {
             Kind::Snapshot => {
-                let db = scratch.path().join(SNAPSHOT_ENTRY);
-                let rows = snapshot::check_database(&db)?;
+                let format = recorded.snapshot_format().unwrap_or(Format::SqliteFile);
+                let db = scratch.path().join(format.entry());
+                let rows = snapshot::check_entry(format, &db)?.unwrap_or_default();
                 check_restored_rows(id, &recorded.manifest, &rows)?;
                 std::fs::rename(&db, &staged).map_err(|e| Error::io("cannot stage the restored database", e))?;
                 (None, rows)
@@ -1035,32 +981,31 @@ impl<'a> Backups<'a> {
         actor: Actor,
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
-        match to {
-            DatabaseUrl::Sqlite(path) => self.restore_to(id, path, actor, progress).await,
-            DatabaseUrl::SqliteMemory => {
-                Err(Error::invalid("restore into a database file or a PostgreSQL database, not an in-memory one"))
-            }
-            DatabaseUrl::Postgres(text) => self.restore_to_postgres(id, text, actor, progress).await,
+        match to.file() {
+            Some(path) => self.restore_to(id, path, actor, progress).await,
+            None => self.restore_to_server(id, to, actor, progress).await,
         }
     }
 
-    async fn restore_to_postgres(
+    /// Restores into a new database on a server (see [`crate::store::snapshot::NewDatabase`]).
+    async fn restore_to_server(
         &self,
         id: i64,
-        to: &str,
+        to: &DatabaseUrl,
         actor: Actor,
         progress: &dyn Progress,
     ) -> Result<RestoreReport> {
         let (row, recorded) = self.restorable(id).await?;
-        if row.kind == "snapshot" && !recorded.is_postgres_dump() {
+        if row.kind == "snapshot" && recorded.snapshot_format().is_none_or(Format::restores_into_file) {
             return Err(Error::invalid(format!(
                 "backup #{id} is a SQLite snapshot: it restores into a new SQLite file (--to NEW.db); \
                  to bring chat data into PostgreSQL, restore its monthly archives there"
             )));
         }
-        let mut target = pg_dump::NewDatabase::open(to, self.store).await?;
+        let mut target = self.store.new_database(to).await?;
+        let snapshot = recorded.snapshot_format();
         // The data files, and for an archive the combined import file beside them.
-        let copies = if recorded.is_postgres_dump() { 1 } else { 2 };
+        let copies = if snapshot.is_some() { 1 } else { 2 };
         ensure_scratch_space(
             self.directory(),
             recorded.data_bytes().saturating_mul(copies),
@@ -1071,17 +1016,20 @@ impl<'a> Backups<'a> {
             .tempdir_in(self.directory())
             .map_err(|e| Error::io("cannot make a scratch folder in the backup folder", e))?;
         let extracted = self.extract_recorded(&row, &recorded, scratch.path()).await?;
-        let dump = recorded.is_postgres_dump().then(|| scratch.path().join(pg_dump::ENTRY));
+        let dump = snapshot.map(|format| (format, scratch.path().join(format.entry())));
         // Found before anything is created on the server.
         let tools = match &dump {
-            Some(_) => Some(pg_dump::locate_for_restore(target.server_major, &recorded.manifest).await?),
+            Some(_) => Some(target.tools_for(recorded.manifest.dump_tool.as_deref()).await?),
             None => None,
         };
         let ledger = crate::ops::gdpr::load_ledger(self.store, self.clock).await?;
         target.begin().await?;
         let restored = async {
             let (import, row_counts) = match (&dump, &tools) {
-                (Some(dump), Some(tools)) => (None, target.restore_dump(tools, dump, &recorded.manifest).await?),
+                (Some((format, dump)), Some(tools)) => {
+                    let expected = expected_of(&recorded.manifest, *format)?;
+                    (None, target.restore_dump(tools, dump, &expected).await?)
+                }
                 _ => {
                     let combined = combine_jsonl(scratch.path(), &extracted, None, &ledger)?;
                     let store = Store::open(&target.work_url()).await?;
@@ -1178,7 +1126,7 @@ impl<'a> Backups<'a> {
             })),
         )
         .await?;
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 
     /// What pruning removes: snapshots beyond `keep_daily` newest days (plus `keep_weekly`
@@ -1429,8 +1377,7 @@ impl Recorded {
         names.sort_unstable();
         let mut wanted: Vec<&str> = match (kind, m.engine.as_str()) {
             ("archive", _) => ExportTable::ALL.iter().map(|t| t.file_name()).collect(),
-            ("snapshot", "postgres") => vec![pg_dump::ENTRY],
-            ("snapshot", _) => vec![SNAPSHOT_ENTRY],
+            ("snapshot", engine) => vec![Format::of_engine(engine).entry()],
             _ => Vec::new(),
         };
         wanted.sort_unstable();
@@ -1467,8 +1414,9 @@ impl Recorded {
         self.manifest.files.iter().map(|f| f.bytes).sum()
     }
 
-    fn is_postgres_dump(&self) -> bool {
-        self.manifest.files.iter().any(|f| f.name == pg_dump::ENTRY)
+    /// The format of the database snapshot this backup holds; `None` for an archive.
+    fn snapshot_format(&self) -> Option<Format> {
+        self.manifest.files.iter().find_map(|f| Format::of_entry(&f.name))
     }
 }
 
@@ -1476,9 +1424,9 @@ impl Recorded {
 struct Checked {
     rows: BTreeMap<String, u64>,
     manifest: Manifest,
-    /// A PostgreSQL dump extracted by a deep check (with its scratch folder), still to be
-    /// restored into a scratch database.
-    pg_dump: Option<(tempfile::TempDir, PathBuf)>,
+    /// A snapshot only a server can open (a dump), extracted by a deep check (with its
+    /// scratch folder), still to be restored into a scratch database there.
+    on_server: Option<(tempfile::TempDir, Format, PathBuf)>,
 }
 
 /// Reads a backup through, checks it against `expected` (the manifest recorded when
@@ -1515,30 +1463,43 @@ fn check_file(path: &Path, passphrase: Option<&SecretString>, expected: &Manifes
             // Not what was written: the walk reports it; never open it.
             return Ok((sha, bytes, None));
         }
-        if name == pg_dump::ENTRY {
-            dump = Some(target);
-            return Ok((sha, bytes, None));
-        }
-        let rows = if name == SNAPSHOT_ENTRY {
+        let rows = if let Some(format) = Format::of_entry(name) {
             drop(file);
-            snapshot::check_database(&target)?
+            match snapshot::check_entry(format, &target)? {
+                Some(rows) => rows,
+                None => {
+                    dump = Some((format, target));
+                    return Ok((sha, bytes, None));
+                }
+            }
         } else {
             let reader = BufReader::new(File::open(&target).map_err(|e| scratch_fault(scratch.path(), e))?);
             BTreeMap::from([(String::new(), reader.lines().count() as u64)])
         };
         Ok((sha, bytes, Some(rows)))
     })?;
-    let pg_dump = match (scratch, dump) {
-        (Some(scratch), Some(dump)) => Some((scratch, dump)),
+    let on_server = match (scratch, dump) {
+        (Some(scratch), Some((format, dump))) => Some((scratch, format, dump)),
         _ => None,
     };
-    Ok(Checked { rows: expected.row_counts(), manifest: expected.clone(), pg_dump })
+    Ok(Checked { rows: expected.row_counts(), manifest: expected.clone(), on_server })
+}
+
+/// What the catalog's manifest recorded of a snapshot's entry, for a check or a restore to compare with.
+fn expected_of(manifest: &Manifest, format: Format) -> Result<Expected<'_>> {
+    let entry = format.entry();
+    let file = manifest
+        .files
+        .iter()
+        .find(|f| f.name == entry)
+        .ok_or_else(|| Error::Check(format!("the manifest does not list {entry}")))?;
+    Ok(Expected { rows: &file.rows, checksums: &file.checksums, dump_tool: manifest.dump_tool.as_deref() })
 }
 
 /// A restored snapshot holds the rows per table the catalog's manifest recorded.
 fn check_restored_rows(id: i64, manifest: &Manifest, found: &BTreeMap<String, u64>) -> Result<()> {
     let mut problems = Vec::new();
-    for file in manifest.files.iter().filter(|f| f.name == SNAPSHOT_ENTRY) {
+    for file in manifest.files.iter().filter(|f| Format::of_entry(&f.name).is_some()) {
         for (table, rows) in &file.rows {
             let restored = found.get(table).copied().unwrap_or(0);
             if restored != *rows {
@@ -1555,7 +1516,7 @@ fn check_restored_rows(id: i64, manifest: &Manifest, found: &BTreeMap<String, u6
 
 /// A database snapshot's entry (SQLite file or PostgreSQL dump): its rows are counted by opening it.
 fn is_snapshot_entry(name: &str) -> bool {
-    name == SNAPSHOT_ENTRY || name == pg_dump::ENTRY
+    Format::of_entry(name).is_some()
 }
 
 fn truncated(path: &Path, e: std::io::Error) -> Error {

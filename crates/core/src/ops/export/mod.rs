@@ -329,7 +329,7 @@ fn prefetch(
                 })
                 .await;
             if let Err(e) = streamed {
-                let _ = send.send(Err(e)).await;
+                let _ = send.send(Err(e.into())).await;
             }
             return;
         }
@@ -346,7 +346,7 @@ fn prefetch(
                         page.messages = store.export_messages(&scope, &ids).await?;
                     }
                 }
-                Ok(page)
+                Ok::<_, Error>(page)
             }
             .await;
             let failed = page.is_err();

@@ -286,21 +286,22 @@ async fn insert_request(
     notes: Option<&str>,
 ) -> Result<i64> {
     let matched_by = subject.matched_by.join(",");
-    tx.insert_request(&NewRequest {
-        kind,
-        subject: subject_text.trim(),
-        subject_user_id: Some(subject.person.id),
-        matched_by: Some(&matched_by),
-        received_at: &to_db(received),
-        due_at: &to_db(due_at(received, settings.deadline_months, tz)),
-        notes,
-    })
-    .await
+    Ok(tx
+        .insert_request(&NewRequest {
+            kind,
+            subject: subject_text.trim(),
+            subject_user_id: Some(subject.person.id),
+            matched_by: Some(&matched_by),
+            received_at: &to_db(received),
+            due_at: &to_db(due_at(received, settings.deadline_months, tz)),
+            notes,
+        })
+        .await?)
 }
 
 /// Requests, soonest due first; only open and in-progress ones unless `all`.
 pub async fn list_requests(store: &Store, all: bool) -> Result<Vec<DsrRequest>> {
-    store.requests(all).await
+    Ok(store.requests(all).await?)
 }
 
 pub async fn show_request(store: &Store, id: i64) -> Result<DsrRequest> {

@@ -470,7 +470,7 @@ impl Maintenance<'_> {
                 .counts(report.counts()),
         )
         .await?;
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 
     /// Stores today's storage sample (today in the configured zone), replacing an earlier one.
@@ -495,7 +495,7 @@ impl Maintenance<'_> {
 pub async fn storage_history(store: &Store, tz: Tz, clock: &dyn Clock, days: u32) -> Result<Vec<StorageSample>> {
     let today = clock.now().with_timezone(&tz).date_naive();
     let from = today - Duration::days(i64::from(days.max(1)) - 1);
-    store.storage_samples(from, today).await
+    Ok(store.storage_samples(from, today).await?)
 }
 
 fn integrity_detail(report: &IntegrityReport) -> String {

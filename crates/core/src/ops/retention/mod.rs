@@ -165,7 +165,7 @@ impl Retention<'_> {
                 .counts(report.counts()),
         )
         .await?;
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 
     fn emit_notices(&self, report: &RetentionReport, events: &dyn EventSink) {
@@ -224,18 +224,18 @@ impl Retention<'_> {
             let finished = batches
                 .run(items, async |tx: &mut Tx<'_>, chunk: &[Item]| {
                     let ids: Vec<i64> = chunk.iter().map(|i| i.id).collect();
-                    match step {
-                        Step::ExpireMessages => tx.expire_messages(&ids, now, &plan.cutoffs).await.map(StepDone::Ids),
-                        Step::ExpireConversations => tx.expire_conversations(&ids, now).await.map(StepDone::Ids),
+                    Ok(match step {
+                        Step::ExpireMessages => StepDone::Ids(tx.expire_messages(&ids, now, &plan.cutoffs).await?),
+                        Step::ExpireConversations => StepDone::Ids(tx.expire_conversations(&ids, now).await?),
                         Step::PurgeMessages => {
-                            tx.purge_messages(&ids, now, grace, require_backup).await.map(StepDone::Messages)
+                            StepDone::Messages(tx.purge_messages(&ids, now, grace, require_backup).await?)
                         }
-                        Step::PurgeConversations => tx
-                            .purge_conversations(&ids, now, grace, require_backup)
-                            .await
-                            .map(|(ids, n)| StepDone::Conversations(ids, n)),
-                        Step::Close | Step::Archive => tx.archive_conversations(&ids, now).await.map(StepDone::Ids),
-                    }
+                        Step::PurgeConversations => {
+                            let (ids, n) = tx.purge_conversations(&ids, now, grace, require_backup).await?;
+                            StepDone::Conversations(ids, n)
+                        }
+                        Step::Close | Step::Archive => StepDone::Ids(tx.archive_conversations(&ids, now).await?),
+                    })
                 })
                 .await?;
             if purging {

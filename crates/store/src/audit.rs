@@ -1,0 +1,75 @@
+//! Audit log storage: append inside the caller's transaction, read back in id order.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Store, Tx, postgres, sqlite};
+use crate::Result;
+
+/// A stored audit row, exactly as hashed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    /// JSON text.
+    pub details: String,
+    /// JSON text.
+    pub counts: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Which rows `audit list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub since: Option<DateTime<Utc>>,
+    pub action: Option<String>,
+    pub limit: Option<i64>,
+}
+
+impl Tx<'_> {
+    /// The id and hash of the newest audit row, if any.
+    pub async fn audit_last_link(&mut self) -> Result<Option<(i64, String)>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::audit::last_link(tx).await,
+            Tx::Postgres(tx) => postgres::audit::last_link(tx).await,
+        }
+    }
+
+    pub async fn audit_insert(&mut self, row: &AuditRow) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::audit::insert(tx, row).await,
+            Tx::Postgres(tx) => postgres::audit::insert(tx, row).await,
+        }
+    }
+}
+
+impl Store {
+    /// Up to `limit` rows with ids above `after_id`, in id order.
+    pub async fn audit_page(&self, after_id: i64, limit: i64) -> Result<Vec<AuditRow>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::audit::page(pool, after_id, limit).await,
+            Store::Postgres(pool) => postgres::audit::page(pool, after_id, limit).await,
+        }
+    }
+
+    /// Rows matching a filter, newest first.
+    pub async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
+        match self {
+            Store::Sqlite(pool) => sqlite::audit::list(pool, filter).await,
+            Store::Postgres(pool) => postgres::audit::list(pool, filter).await,
+        }
+    }
+}
+
+// ---- shared by both engines ----
+
+/// An `audit_log` row in [`AuditRow`]'s field order.
+pub(super) type RawRow = (i64, String, String, String, Option<String>, String, String, String, String);
+
+pub(super) fn row((id, at, actor, action, target, details, counts, prev_hash, hash): RawRow) -> AuditRow {
+    AuditRow { id, at, actor, action, target, details, counts, prev_hash, hash }
+}
