@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Store, Tx, postgres, sqlite};
+use super::{Store, Tx};
 use crate::Result;
 
 /// A stored audit row, exactly as hashed.
@@ -33,35 +33,23 @@ pub struct AuditFilter {
 impl Tx<'_> {
     /// The id and hash of the newest audit row, if any.
     pub async fn audit_last_link(&mut self) -> Result<Option<(i64, String)>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::audit::last_link(tx).await,
-            Tx::Postgres(tx) => postgres::audit::last_link(tx).await,
-        }
+        on_engine!(self, Tx(tx) => audit::last_link(tx).await)
     }
 
     pub async fn audit_insert(&mut self, row: &AuditRow) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::audit::insert(tx, row).await,
-            Tx::Postgres(tx) => postgres::audit::insert(tx, row).await,
-        }
+        on_engine!(self, Tx(tx) => audit::insert(tx, row).await)
     }
 }
 
 impl Store {
     /// Up to `limit` rows with ids above `after_id`, in id order.
     pub async fn audit_page(&self, after_id: i64, limit: i64) -> Result<Vec<AuditRow>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::audit::page(pool, after_id, limit).await,
-            Store::Postgres(pool) => postgres::audit::page(pool, after_id, limit).await,
-        }
+        on_engine!(self, Store(pool) => audit::page(pool, after_id, limit).await)
     }
 
     /// Rows matching a filter, newest first.
     pub async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::audit::list(pool, filter).await,
-            Store::Postgres(pool) => postgres::audit::list(pool, filter).await,
-        }
+        on_engine!(self, Store(pool) => audit::list(pool, filter).await)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Store, Tx, postgres, sqlite};
+use super::{Store, Tx};
 use crate::Result;
 
 /// One catalog row.
@@ -78,65 +78,41 @@ impl<'a> Finished<'a> {
 
 impl Store {
     pub async fn backups(&self) -> Result<Vec<BackupRow>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::backups::list(pool).await,
-            Store::Postgres(pool) => postgres::backups::list(pool).await,
-        }
+        on_engine!(self, Store(pool) => backups::list(pool).await)
     }
 
     pub async fn backup(&self, id: i64) -> Result<Option<BackupRow>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::backups::by_id(pool, id).await,
-            Store::Postgres(pool) => postgres::backups::by_id(pool, id).await,
-        }
+        on_engine!(self, Store(pool) => backups::by_id(pool, id).await)
     }
 
     /// The manifest recorded in the catalog when the backup was written (JSON text).
     pub async fn backup_manifest(&self, id: i64) -> Result<Option<String>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::backups::manifest(pool, id).await,
-            Store::Postgres(pool) => postgres::backups::manifest(pool, id).await,
-        }
+        on_engine!(self, Store(pool) => backups::manifest(pool, id).await)
     }
 
     /// The highest erasure-ledger id (0 when empty).
     pub async fn erasure_ledger_position(&self) -> Result<i64> {
-        match self {
-            Store::Sqlite(pool) => sqlite::backups::ledger_position(pool).await,
-            Store::Postgres(pool) => postgres::backups::ledger_position(pool).await,
-        }
+        on_engine!(self, Store(pool) => backups::ledger_position(pool).await)
     }
 
     /// Ids of messages created in `[start, end)`, ascending.
     pub async fn message_ids_created_between(&self, start: &str, end: &str) -> Result<Vec<i64>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::backups::message_ids_between(pool, start, end).await,
-            Store::Postgres(pool) => postgres::backups::message_ids_between(pool, start, end).await,
-        }
+        on_engine!(self, Store(pool) => backups::message_ids_between(pool, start, end).await)
     }
 
     /// Canonical JSONL lines (no trailing newline) for one table's rows chosen by ids.
     pub async fn export_lines(&self, what: ExportTable, ids: &[i64]) -> Result<String> {
-        match self {
-            Store::Sqlite(pool) => sqlite::backups::export_lines(pool, what, ids).await,
-            Store::Postgres(pool) => postgres::backups::export_lines(pool, what, ids).await,
-        }
+        on_engine!(self, Store(pool) => backups::export_lines(pool, what, ids).await)
     }
 
     /// The conversations a month's archive holds: with a message in it, or created in it.
     pub async fn archive_conversation_ids(&self, start: &str, end: &str) -> Result<Vec<i64>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::backups::archive_conversation_ids(pool, start, end).await,
-            Store::Postgres(pool) => postgres::backups::archive_conversation_ids(pool, start, end).await,
-        }
+        on_engine!(self, Store(pool) => backups::archive_conversation_ids(pool, start, end).await)
     }
 
     /// Every user the given conversations and messages refer to.
     pub async fn referenced_user_ids(&self, conversations: &[i64], messages: &[i64]) -> Result<Vec<i64>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::backups::referenced_users(pool, conversations, messages).await,
-            Store::Postgres(pool) => postgres::backups::referenced_users(pool, conversations, messages).await,
-        }
+        on_engine!(self, Store(pool) => backups::referenced_users(pool, conversations, messages).await)
     }
 
     /// The database file, for engines that keep one (SQLite).
@@ -193,23 +169,14 @@ impl ExportTable {
 
 impl Tx<'_> {
     pub async fn insert_backup(&mut self, new: &NewBackup<'_>) -> Result<i64> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::backups::insert(tx, new, std::process::id()).await,
-            Tx::Postgres(tx) => postgres::backups::insert(tx, new, std::process::id()).await,
-        }
+        on_engine!(self, Tx(tx) => backups::insert(tx, new, std::process::id()).await)
     }
 
     pub async fn finish_backup(&mut self, id: i64, finished: &Finished<'_>) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::backups::finish(tx, id, finished).await,
-            Tx::Postgres(tx) => postgres::backups::finish(tx, id, finished).await,
-        }
+        on_engine!(self, Tx(tx) => backups::finish(tx, id, finished).await)
     }
 
     pub async fn delete_backup(&mut self, id: i64) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::backups::delete(tx, id).await,
-            Tx::Postgres(tx) => postgres::backups::delete(tx, id).await,
-        }
+        on_engine!(self, Tx(tx) => backups::delete(tx, id).await)
     }
 }

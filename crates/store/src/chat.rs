@@ -1,7 +1,7 @@
 //! Writing chat data: bulk inserts of rows with known ids (the demo seeder)
 //! and idempotent upserts keyed by the chat service's ids (import).
 
-use super::{ChatBatch, MaxIds, Store, Tx, postgres, sqlite};
+use super::{ChatBatch, MaxIds, Store, Tx};
 use crate::Result;
 use chatkeep_domain::chat::{Conversation, Message, MessageRead, Participant, User};
 
@@ -33,90 +33,57 @@ impl Entity {
 
 impl Store {
     pub async fn max_ids(&self) -> Result<MaxIds> {
-        match self {
-            Store::Sqlite(pool) => sqlite::chat::max_ids(&mut *pool.acquire().await?).await,
-            Store::Postgres(pool) => postgres::chat::max_ids(&mut *pool.acquire().await?).await,
-        }
+        on_engine!(self, Store(pool) => chat::max_ids(&mut *pool.acquire().await?).await)
     }
 
     /// How many conversations have an external id starting with `prefix`.
     pub async fn count_conversations_with_prefix(&self, prefix: &str) -> Result<i64> {
-        match self {
-            Store::Sqlite(pool) => sqlite::chat::count_conversations_with_prefix(pool, prefix).await,
-            Store::Postgres(pool) => postgres::chat::count_conversations_with_prefix(pool, prefix).await,
-        }
+        on_engine!(self, Store(pool) => chat::count_conversations_with_prefix(pool, prefix).await)
     }
 
     /// The internal id for a chat-service id, if stored.
     pub async fn find_id(&self, kind: Entity, external_id: &str) -> Result<Option<i64>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::chat::find_id(pool, kind, external_id).await,
-            Store::Postgres(pool) => postgres::chat::find_id(pool, kind, external_id).await,
-        }
+        on_engine!(self, Store(pool) => chat::find_id(pool, kind, external_id).await)
     }
 }
 
 impl Tx<'_> {
     /// Inserts every row of the batch (ids given), parents before children.
     pub async fn insert_batch(&mut self, batch: &ChatBatch) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::chat::insert_batch(tx, batch).await,
-            Tx::Postgres(tx) => postgres::chat::insert_batch(tx, batch).await,
-        }
+        on_engine!(self, Tx(tx) => chat::insert_batch(tx, batch).await)
     }
 
     /// The internal id for a chat-service id, if stored.
     pub async fn find_id(&mut self, kind: Entity, external_id: &str) -> Result<Option<i64>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::chat::find_id(&mut **tx, kind, external_id).await,
-            Tx::Postgres(tx) => postgres::chat::find_id(&mut **tx, kind, external_id).await,
-        }
+        on_engine!(self, Tx(tx) => chat::find_id(&mut **tx, kind, external_id).await)
     }
 
     pub async fn upsert_user(&mut self, user: &User) -> Result<(i64, Upserted)> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::chat::upsert_user(tx, user).await,
-            Tx::Postgres(tx) => postgres::chat::upsert_user(tx, user).await,
-        }
+        on_engine!(self, Tx(tx) => chat::upsert_user(tx, user).await)
     }
 
     /// Upserts a conversation. A legal hold is never lifted by an upsert.
     pub async fn upsert_conversation(&mut self, conversation: &Conversation) -> Result<(i64, Upserted)> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::chat::upsert_conversation(tx, conversation).await,
-            Tx::Postgres(tx) => postgres::chat::upsert_conversation(tx, conversation).await,
-        }
+        on_engine!(self, Tx(tx) => chat::upsert_conversation(tx, conversation).await)
     }
 
     /// Inserts or updates a participant row; with `keep`, an existing row is left as it is.
     pub async fn upsert_participant(&mut self, participant: &Participant, keep: bool) -> Result<Upserted> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::chat::upsert_participant(tx, participant, keep).await,
-            Tx::Postgres(tx) => postgres::chat::upsert_participant(tx, participant, keep).await,
-        }
+        on_engine!(self, Tx(tx) => chat::upsert_participant(tx, participant, keep).await)
     }
 
     pub async fn upsert_message(&mut self, message: &Message) -> Result<(i64, Upserted)> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::chat::upsert_message(tx, message).await,
-            Tx::Postgres(tx) => postgres::chat::upsert_message(tx, message).await,
-        }
+        on_engine!(self, Tx(tx) => chat::upsert_message(tx, message).await)
     }
 
     /// Inserts or updates a read receipt; with `keep`, an existing one is left as it is.
     pub async fn upsert_read(&mut self, read: &MessageRead, keep: bool) -> Result<Upserted> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::chat::upsert_read(tx, read, keep).await,
-            Tx::Postgres(tx) => postgres::chat::upsert_read(tx, read, keep).await,
-        }
+        on_engine!(self, Tx(tx) => chat::upsert_read(tx, read, keep).await)
     }
 
     /// Moves each conversation's `last_activity_at` up to its newest message.
     pub async fn refresh_last_activity(&mut self, conversation_ids: &[i64]) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::chat::refresh_last_activity(tx, conversation_ids).await,
-            Tx::Postgres(tx) => postgres::chat::refresh_last_activity(tx, conversation_ids).await,
-        }
+        on_engine!(self, Tx(tx) => chat::refresh_last_activity(tx, conversation_ids).await)
     }
 }
 

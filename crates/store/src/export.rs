@@ -167,10 +167,7 @@ pub struct ExportConversation {
 impl Store {
     /// Conversations in scope with a message in the range, ascending, each with its number of such messages.
     pub async fn export_conversations(&self, scope: &ExportScope) -> Result<Vec<(i64, i64)>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::export::conversations(pool, scope).await,
-            Store::Postgres(pool) => postgres::export::conversations(pool, scope).await,
-        }
+        on_engine!(self, Store(pool) => export::conversations(pool, scope).await)
     }
 
     /// The range's messages of these conversations, in (conversation, created_at) order,
@@ -214,27 +211,18 @@ impl Store {
         scope: &ExportScope,
         conversations: &[i64],
     ) -> Result<Vec<ExportConversation>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::export::conversation_rows(pool, scope, conversations).await,
-            Store::Postgres(pool) => postgres::export::conversation_rows(pool, scope, conversations).await,
-        }
+        on_engine!(self, Store(pool) => export::conversation_rows(pool, scope, conversations).await)
     }
 
     /// Canonical JSONL (import shapes) for these conversations' rows in the range, in import order
     /// within the page: conversations, participants, messages, reads. Replies to messages outside
     /// the export lose their link, so the file imports on its own.
     pub async fn export_records(&self, scope: &ExportScope, conversations: &[i64]) -> Result<String> {
-        match self {
-            Store::Sqlite(pool) => sqlite::export::records(pool, scope, conversations).await,
-            Store::Postgres(pool) => postgres::export::records(pool, scope, conversations).await,
-        }
+        on_engine!(self, Store(pool) => export::records(pool, scope, conversations).await)
     }
 
     /// Canonical JSONL for every user the exported conversations refer to.
     pub async fn export_user_records(&self, scope: &ExportScope, conversations: &[i64]) -> Result<String> {
-        match self {
-            Store::Sqlite(pool) => sqlite::export::user_records(pool, scope, conversations).await,
-            Store::Postgres(pool) => postgres::export::user_records(pool, scope, conversations).await,
-        }
+        on_engine!(self, Store(pool) => export::user_records(pool, scope, conversations).await)
     }
 }

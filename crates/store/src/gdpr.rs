@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Store, Tx, postgres, sqlite};
+use super::{Store, Tx};
 use crate::{Result, StoreError};
 use chatkeep_domain::gdpr::{DsrRequest, ErasureStrategy, RequestKind, RequestStatus};
 
@@ -140,117 +140,72 @@ pub struct CertificateCheck {
 
 impl Store {
     pub async fn find_people(&self, lookup: &SubjectLookup<'_>) -> Result<Vec<PersonRow>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::gdpr::find_people(pool, lookup).await,
-            Store::Postgres(pool) => postgres::gdpr::find_people(pool, lookup).await,
-        }
+        on_engine!(self, Store(pool) => gdpr::find_people(pool, lookup).await)
     }
 
     pub async fn person_counts(&self, user: i64) -> Result<PersonCounts> {
-        match self {
-            Store::Sqlite(pool) => sqlite::gdpr::person_counts(&mut *pool.acquire().await?, user).await,
-            Store::Postgres(pool) => postgres::gdpr::person_counts(&mut *pool.acquire().await?, user).await,
-        }
+        on_engine!(self, Store(pool) => gdpr::person_counts(&mut *pool.acquire().await?, user).await)
     }
 
     pub async fn hold_blockers(&self, user: i64) -> Result<Vec<Blocker>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::gdpr::blockers(&mut *pool.acquire().await?, user).await,
-            Store::Postgres(pool) => postgres::gdpr::blockers(&mut *pool.acquire().await?, user).await,
-        }
+        on_engine!(self, Store(pool) => gdpr::blockers(&mut *pool.acquire().await?, user).await)
     }
 
     /// What the engine does with the bytes of the rows an erasure removes (see [`Tx::secure_delete`]),
     /// in words for the certificate.
     pub fn removed_rows_note(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => sqlite::gdpr::REMOVED_ROWS,
-            Store::Postgres(_) => postgres::gdpr::REMOVED_ROWS,
-        }
+        on_engine!(self, Store(_) => gdpr::REMOVED_ROWS)
     }
 
     /// Requests, soonest due first; only open and in-progress ones unless `all`.
     pub async fn requests(&self, all: bool) -> Result<Vec<DsrRequest>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::gdpr::requests(pool, all).await,
-            Store::Postgres(pool) => postgres::gdpr::requests(pool, all).await,
-        }
+        on_engine!(self, Store(pool) => gdpr::requests(pool, all).await)
     }
 
     /// Open and in-progress requests due at or before `until` (a stored timestamp).
     pub async fn requests_due(&self, until: &str) -> Result<Vec<DsrRequest>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::gdpr::requests_due(pool, until).await,
-            Store::Postgres(pool) => postgres::gdpr::requests_due(pool, until).await,
-        }
+        on_engine!(self, Store(pool) => gdpr::requests_due(pool, until).await)
     }
 
     pub async fn request(&self, id: i64) -> Result<Option<DsrRequest>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::gdpr::request_by_id(&mut *pool.acquire().await?, id).await,
-            Store::Postgres(pool) => postgres::gdpr::request_by_id(&mut *pool.acquire().await?, id).await,
-        }
+        on_engine!(self, Store(pool) => gdpr::request_by_id(&mut *pool.acquire().await?, id).await)
     }
 
     /// After an erasure has committed: SQLite copies its write-ahead log into the database file
     /// and empties it, so rows the erasure removed are not left in old log frames; PostgreSQL
     /// manages its own log and does nothing here. Returns what happened, in words for the certificate.
     pub async fn checkpoint_wal(&self) -> Result<String> {
-        match self {
-            Store::Sqlite(pool) => sqlite::gdpr::wal_checkpoint(pool).await,
-            Store::Postgres(pool) => postgres::gdpr::wal_checkpoint(pool).await,
-        }
+        on_engine!(self, Store(pool) => gdpr::wal_checkpoint(pool).await)
     }
 }
 
 impl Tx<'_> {
     pub async fn person(&mut self, user: i64) -> Result<Option<PersonRow>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::person_by_id(tx, user).await,
-            Tx::Postgres(tx) => postgres::gdpr::person_by_id(tx, user).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::person_by_id(tx, user).await)
     }
 
     pub async fn person_counts(&mut self, user: i64) -> Result<PersonCounts> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::person_counts(tx, user).await,
-            Tx::Postgres(tx) => postgres::gdpr::person_counts(tx, user).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::person_counts(tx, user).await)
     }
 
     pub async fn hold_blockers(&mut self, user: i64) -> Result<Vec<Blocker>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::blockers(tx, user).await,
-            Tx::Postgres(tx) => postgres::gdpr::blockers(tx, user).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::blockers(tx, user).await)
     }
 
     pub async fn insert_request(&mut self, new: &NewRequest<'_>) -> Result<i64> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::insert_request(tx, new).await,
-            Tx::Postgres(tx) => postgres::gdpr::insert_request(tx, new).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::insert_request(tx, new).await)
     }
 
     pub async fn request(&mut self, id: i64) -> Result<Option<DsrRequest>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::request_by_id(tx, id).await,
-            Tx::Postgres(tx) => postgres::gdpr::request_by_id(tx, id).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::request_by_id(tx, id).await)
     }
 
     pub async fn requests_of(&mut self, user: i64) -> Result<Vec<DsrRequest>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::requests_of(tx, user).await,
-            Tx::Postgres(tx) => postgres::gdpr::requests_of(tx, user).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::requests_of(tx, user).await)
     }
 
     pub async fn extend_request(&mut self, id: i64, due_at: &str, reason: &str, now: &str) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::extend_request(tx, id, due_at, reason, now).await,
-            Tx::Postgres(tx) => postgres::gdpr::extend_request(tx, id, due_at, reason, now).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::extend_request(tx, id, due_at, reason, now).await)
     }
 
     pub async fn set_request_status(
@@ -260,17 +215,11 @@ impl Tx<'_> {
         rejected_reason: Option<&str>,
         completed_at: Option<&str>,
     ) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::set_request_status(tx, id, status, rejected_reason, completed_at).await,
-            Tx::Postgres(tx) => postgres::gdpr::set_request_status(tx, id, status, rejected_reason, completed_at).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::set_request_status(tx, id, status, rejected_reason, completed_at).await)
     }
 
     pub async fn complete_access(&mut self, id: i64, now: &str, path: &str, sha256: &str) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::complete_access(tx, id, now, path, sha256).await,
-            Tx::Postgres(tx) => postgres::gdpr::complete_access(tx, id, now, path, sha256).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::complete_access(tx, id, now, path, sha256).await)
     }
 
     pub async fn complete_erasure(
@@ -280,72 +229,45 @@ impl Tx<'_> {
         strategy: ErasureStrategy,
         certificate: &str,
     ) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::complete_erasure(tx, id, now, strategy, certificate).await,
-            Tx::Postgres(tx) => postgres::gdpr::complete_erasure(tx, id, now, strategy, certificate).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::complete_erasure(tx, id, now, strategy, certificate).await)
     }
 
     pub async fn set_certificate(&mut self, id: i64, certificate: &str) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::set_certificate(tx, id, certificate).await,
-            Tx::Postgres(tx) => postgres::gdpr::set_certificate(tx, id, certificate).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::set_certificate(tx, id, certificate).await)
     }
 
     /// Everything an access export holds about a person besides their user row;
     /// other participants' messages only with `others`.
     pub async fn access_rows(&mut self, user: i64, others: bool) -> Result<AccessRows> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::access_rows(tx, user, others).await,
-            Tx::Postgres(tx) => postgres::gdpr::access_rows(tx, user, others).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::access_rows(tx, user, others).await)
     }
 
     /// Turns SQLite's `secure_delete` fully on (deleted content and freed pages zeroed)
     /// for this transaction's connection, or back to the pool's FAST. PostgreSQL has no such
     /// setting (VACUUM reclaims removed rows): there it does nothing.
     pub async fn secure_delete(&mut self, on: bool) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::secure_delete(tx, on).await,
-            Tx::Postgres(tx) => postgres::gdpr::secure_delete(tx, on).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::secure_delete(tx, on).await)
     }
 
     pub async fn delete_person(&mut self, user: i64, released_at: &str, release_reason: &str) -> Result<DeleteCounts> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::delete_person(tx, user, released_at, release_reason).await,
-            Tx::Postgres(tx) => postgres::gdpr::delete_person(tx, user, released_at, release_reason).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::delete_person(tx, user, released_at, release_reason).await)
     }
 
     pub async fn other_user_with_external_id(&mut self, user: i64, external_id: &str) -> Result<Option<i64>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::other_user_with_external_id(tx, user, external_id).await,
-            Tx::Postgres(tx) => postgres::gdpr::other_user_with_external_id(tx, user, external_id).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::other_user_with_external_id(tx, user, external_id).await)
     }
 
     /// Moves everything of `from` onto `into` and removes `from`; returns the rows changed.
     pub async fn merge_person(&mut self, from: i64, into: i64) -> Result<u64> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::merge_person(tx, from, into).await,
-            Tx::Postgres(tx) => postgres::gdpr::merge_person(tx, from, into).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::merge_person(tx, from, into).await)
     }
 
     pub async fn anonymize_person(&mut self, user: i64, pseudonym: &str, now: &str) -> Result<u64> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::anonymize_person(tx, user, pseudonym, now).await,
-            Tx::Postgres(tx) => postgres::gdpr::anonymize_person(tx, user, pseudonym, now).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::anonymize_person(tx, user, pseudonym, now).await)
     }
 
     pub async fn redact_bodies(&mut self, user: i64, text: &str) -> Result<u64> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::redact_bodies(tx, user, text).await,
-            Tx::Postgres(tx) => postgres::gdpr::redact_bodies(tx, user, text).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::redact_bodies(tx, user, text).await)
     }
 
     /// (message id, body) of other people's messages whose body holds one of `needles`
@@ -387,31 +309,19 @@ impl Tx<'_> {
 
     /// (message id, body) of every message the person sent that has a body.
     pub async fn bodies_of(&mut self, user: i64) -> Result<Vec<(i64, String)>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::bodies_of(tx, user).await,
-            Tx::Postgres(tx) => postgres::gdpr::bodies_of(tx, user).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::bodies_of(tx, user).await)
     }
 
     pub async fn set_body(&mut self, message: i64, body: &str) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::set_body(tx, message, body).await,
-            Tx::Postgres(tx) => postgres::gdpr::set_body(tx, message, body).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::set_body(tx, message, body).await)
     }
 
     pub async fn redact_references(&mut self, user: i64, identifiers: &[&str], marker: &str) -> Result<u64> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::redact_references(tx, user, identifiers, marker).await,
-            Tx::Postgres(tx) => postgres::gdpr::redact_references(tx, user, identifiers, marker).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::redact_references(tx, user, identifiers, marker).await)
     }
 
     pub async fn certificate_checks(&mut self, subject: &CheckSubject<'_>) -> Result<Vec<CertificateCheck>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::gdpr::certificate_checks(tx, subject).await,
-            Tx::Postgres(tx) => postgres::gdpr::certificate_checks(tx, subject).await,
-        }
+        on_engine!(self, Tx(tx) => gdpr::certificate_checks(tx, subject).await)
     }
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Store, postgres, sqlite};
+use super::Store;
 use crate::Result;
 
 /// One row of `job_runs`.
@@ -57,41 +57,26 @@ pub struct PassedSlots<'a> {
 impl Store {
     /// Runs, newest first; all jobs or one.
     pub async fn job_runs(&self, job: Option<&str>, limit: i64) -> Result<Vec<JobRun>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::runs(pool, job, limit).await,
-            Store::Postgres(pool) => postgres::jobs::runs(pool, job, limit).await,
-        }
+        on_engine!(self, Store(pool) => jobs::runs(pool, job, limit).await)
     }
 
     /// The newest time of the job's schedule that has a row (run, missed or skipped).
     pub async fn last_scheduled_slot(&self, job: &str) -> Result<Option<DateTime<Utc>>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::last_slot(pool, job).await,
-            Store::Postgres(pool) => postgres::jobs::last_slot(pool, job).await,
-        }
+        on_engine!(self, Store(pool) => jobs::last_slot(pool, job).await)
     }
 
     /// Whether a row already stands for this time of the schedule.
     pub async fn slot_recorded(&self, job: &str, slot: DateTime<Utc>) -> Result<bool> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::slot_recorded(pool, job, slot).await,
-            Store::Postgres(pool) => postgres::jobs::slot_recorded(pool, job, slot).await,
-        }
+        on_engine!(self, Store(pool) => jobs::slot_recorded(pool, job, slot).await)
     }
 
     /// The job's state, created (watched from `now`, not paused) the first time it is asked for.
     pub async fn job_state(&self, job: &str, now: DateTime<Utc>) -> Result<JobState> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::state(pool, job, now).await,
-            Store::Postgres(pool) => postgres::jobs::state(pool, job, now).await,
-        }
+        on_engine!(self, Store(pool) => jobs::state(pool, job, now).await)
     }
 
     pub async fn set_job_paused(&self, job: &str, paused: bool, now: DateTime<Utc>) -> Result<()> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::set_paused(pool, job, paused, now).await,
-            Store::Postgres(pool) => postgres::jobs::set_paused(pool, job, paused, now).await,
-        }
+        on_engine!(self, Store(pool) => jobs::set_paused(pool, job, paused, now).await)
     }
 
     /// Takes the job's lease until `expires`, unless another holder's lease is still live.
@@ -103,48 +88,30 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<Option<String>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::take_lease(pool, job, holder, now, expires).await,
-            Store::Postgres(pool) => postgres::jobs::take_lease(pool, job, holder, now, expires).await,
-        }
+        on_engine!(self, Store(pool) => jobs::take_lease(pool, job, holder, now, expires).await)
     }
 
     /// Who holds the job's lease, if anyone's lease is live at `now`.
     pub async fn job_lease_holder(&self, job: &str, now: DateTime<Utc>) -> Result<Option<String>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::lease_holder(pool, job, now).await,
-            Store::Postgres(pool) => postgres::jobs::lease_holder(pool, job, now).await,
-        }
+        on_engine!(self, Store(pool) => jobs::lease_holder(pool, job, now).await)
     }
 
     /// Extends a lease this holder has; false when it has lost it.
     pub async fn renew_job_lease(&self, job: &str, holder: &str, expires: DateTime<Utc>) -> Result<bool> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::renew_lease(pool, job, holder, expires).await,
-            Store::Postgres(pool) => postgres::jobs::renew_lease(pool, job, holder, expires).await,
-        }
+        on_engine!(self, Store(pool) => jobs::renew_lease(pool, job, holder, expires).await)
     }
 
     pub async fn release_job_lease(&self, job: &str, holder: &str) -> Result<()> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::release_lease(pool, job, holder).await,
-            Store::Postgres(pool) => postgres::jobs::release_lease(pool, job, holder).await,
-        }
+        on_engine!(self, Store(pool) => jobs::release_lease(pool, job, holder).await)
     }
 
     pub async fn insert_job_run(&self, run: NewRun<'_>) -> Result<i64> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::insert_run(pool, run).await,
-            Store::Postgres(pool) => postgres::jobs::insert_run(pool, run).await,
-        }
+        on_engine!(self, Store(pool) => jobs::insert_run(pool, run).await)
     }
 
     /// Notes a failed attempt that will be retried.
     pub async fn note_job_attempt(&self, id: i64, attempt: u32, error: &str) -> Result<()> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::note_attempt(pool, id, attempt, error).await,
-            Store::Postgres(pool) => postgres::jobs::note_attempt(pool, id, attempt, error).await,
-        }
+        on_engine!(self, Store(pool) => jobs::note_attempt(pool, id, attempt, error).await)
     }
 
     pub async fn finish_job_run(
@@ -155,24 +122,15 @@ impl Store {
         summary: &serde_json::Value,
         error: Option<&str>,
     ) -> Result<()> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::finish_run(pool, id, status, finished_at, summary, error).await,
-            Store::Postgres(pool) => postgres::jobs::finish_run(pool, id, status, finished_at, summary, error).await,
-        }
+        on_engine!(self, Store(pool) => jobs::finish_run(pool, id, status, finished_at, summary, error).await)
     }
 
     pub async fn record_passed_slots(&self, passed: PassedSlots<'_>) -> Result<()> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::record_passed(pool, passed).await,
-            Store::Postgres(pool) => postgres::jobs::record_passed(pool, passed).await,
-        }
+        on_engine!(self, Store(pool) => jobs::record_passed(pool, passed).await)
     }
 
     /// Marks `running` rows whose process no longer holds the job's lease as failed; returns them.
     pub async fn fail_interrupted_runs(&self, now: DateTime<Utc>) -> Result<Vec<JobRun>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::jobs::fail_interrupted(pool, now).await,
-            Store::Postgres(pool) => postgres::jobs::fail_interrupted(pool, now).await,
-        }
+        on_engine!(self, Store(pool) => jobs::fail_interrupted(pool, now).await)
     }
 }

@@ -9,6 +9,22 @@
 //! SQLite is the embedded default; PostgreSQL is the second variant, with its
 //! own `postgres` module and `migrations/postgres/`.
 
+#[macro_use]
+mod shared;
+
+/// Calls the engine's function of the same path for a [`Store`] or a [`Tx`]:
+/// `on_engine!(self, Store(pool) => jobs::runs(pool, job).await)` runs
+/// `sqlite::jobs::runs` or `postgres::jobs::runs` with the pool (or transaction) bound.
+/// The one place a noun's method meets the engines whose SQL differs.
+macro_rules! on_engine {
+    ($value:expr, $kind:ident($conn:pat) => $($call:tt)+) => {
+        match $value {
+            $kind::Sqlite($conn) => crate::sqlite::$($call)+,
+            $kind::Postgres($conn) => crate::postgres::$($call)+,
+        }
+    };
+}
+
 pub mod db_time;
 pub mod error;
 mod postgres;
@@ -185,10 +201,7 @@ impl Store {
 
     /// Names of the applied migrations, oldest first.
     pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::applied_migrations(pool).await,
-            Store::Postgres(pool) => postgres::applied_migrations(pool).await,
-        }
+        on_engine!(self, Store(pool) => applied_migrations(pool).await)
     }
 }
 

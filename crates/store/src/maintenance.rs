@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{Store, Tx, postgres, sqlite};
+use super::{Store, Tx};
 use crate::Result;
 
 /// A table or index, as the engine names it.
@@ -177,75 +177,48 @@ impl Store {
     /// The figures maintenance decides from. `detail = false` measures only the database-wide
     /// figures, which read no table (for a database that failed its integrity check).
     pub async fn maintenance_figures(&self, detail: bool) -> Result<DatabaseFigures> {
-        match self {
-            Store::Sqlite(pool) => sqlite::maintenance::figures(pool, detail).await,
-            Store::Postgres(pool) => postgres::maintenance::figures(pool, detail).await,
-        }
+        on_engine!(self, Store(pool) => maintenance::figures(pool, detail).await)
     }
 
     /// Checks the database: quickly, or everything (`full`).
     pub async fn integrity_check(&self, full: bool) -> Result<IntegrityReport> {
-        match self {
-            Store::Sqlite(pool) => sqlite::maintenance::integrity_check(pool, full).await,
-            Store::Postgres(pool) => postgres::maintenance::integrity_check(pool, full).await,
-        }
+        on_engine!(self, Store(pool) => maintenance::integrity_check(pool, full).await)
     }
 
     /// The statement a task runs, as a person reads it in a plan.
     pub fn maintenance_statement(&self, task: &Task) -> String {
-        match self {
-            Store::Sqlite(_) => sqlite::maintenance::statement(task),
-            Store::Postgres(_) => postgres::maintenance::statement(task),
-        }
+        on_engine!(self, Store(_) => maintenance::statement(task))
     }
 
     /// Runs one upkeep task outside any transaction; returns what the engine said, if anything worth telling.
     pub async fn run_maintenance_task(&self, task: &Task) -> Result<Option<String>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::maintenance::run(pool, task).await,
-            Store::Postgres(pool) => postgres::maintenance::run(pool, task).await,
-        }
+        on_engine!(self, Store(pool) => maintenance::run(pool, task).await)
     }
 
     /// When each cadence task last ran: `maintenance.*` keys of the settings table, as instants.
     pub async fn maintenance_marks(&self) -> Result<Vec<(String, DateTime<Utc>)>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::maintenance::marks(pool).await,
-            Store::Postgres(pool) => postgres::maintenance::marks(pool).await,
-        }
+        on_engine!(self, Store(pool) => maintenance::marks(pool).await)
     }
 
     /// Live messages and conversations, the database's size and the catalog's backup bytes.
     pub async fn sample_counts(&self) -> Result<SampleCounts> {
-        match self {
-            Store::Sqlite(pool) => sqlite::maintenance::sample_counts(pool).await,
-            Store::Postgres(pool) => postgres::maintenance::sample_counts(pool).await,
-        }
+        on_engine!(self, Store(pool) => maintenance::sample_counts(pool).await)
     }
 
     /// Stores a day's sample, replacing an earlier one of the same day.
     pub async fn record_storage_sample(&self, sample: &StorageSample) -> Result<()> {
-        match self {
-            Store::Sqlite(pool) => sqlite::maintenance::record_sample(pool, sample).await,
-            Store::Postgres(pool) => postgres::maintenance::record_sample(pool, sample).await,
-        }
+        on_engine!(self, Store(pool) => maintenance::record_sample(pool, sample).await)
     }
 
     /// The samples from `from` to `to` (inclusive days), oldest first.
     pub async fn storage_samples(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<StorageSample>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::maintenance::samples(pool, from, to).await,
-            Store::Postgres(pool) => postgres::maintenance::samples(pool, from, to).await,
-        }
+        on_engine!(self, Store(pool) => maintenance::samples(pool, from, to).await)
     }
 }
 
 impl Tx<'_> {
     /// Records when a cadence task ran (`maintenance.*` in the settings table).
     pub async fn set_maintenance_mark(&mut self, key: &str, at: DateTime<Utc>) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::maintenance::set_mark(tx, key, at).await,
-            Tx::Postgres(tx) => postgres::maintenance::set_mark(tx, key, at).await,
-        }
+        on_engine!(self, Tx(tx) => maintenance::set_mark(tx, key, at).await)
     }
 }

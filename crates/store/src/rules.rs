@@ -4,7 +4,7 @@
 //! Table and column names reach SQL only as [`Ident`]s, and an `Ident` can
 //! only be made from a name the live schema itself reported.
 
-use super::{Store, Tx, postgres, sqlite};
+use super::{Store, Tx};
 use crate::{Result, StoreError};
 use chatkeep_domain::rule::{RuleStrategy, TableRule};
 
@@ -88,26 +88,17 @@ pub struct RuleCutoff {
 impl Store {
     /// The table's columns, or `None` if no such table exists.
     pub async fn table_info(&self, table: &str) -> Result<Option<TableInfo>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::rules::table_info(pool, table).await,
-            Store::Postgres(pool) => postgres::rules::table_info(pool, table).await,
-        }
+        on_engine!(self, Store(pool) => rules::table_info(pool, table).await)
     }
 
     /// Rules stored in `retention_rules`, by id.
     pub async fn table_rules(&self) -> Result<Vec<TableRule>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::rules::list(pool).await,
-            Store::Postgres(pool) => postgres::rules::list(pool).await,
-        }
+        on_engine!(self, Store(pool) => rules::list(pool).await)
     }
 
     /// How many rows a rule would change now.
     pub async fn rule_pending(&self, rule: &CheckedRule, cutoff: &RuleCutoff) -> Result<i64> {
-        match self {
-            Store::Sqlite(pool) => sqlite::rules::pending(pool, rule, cutoff).await,
-            Store::Postgres(pool) => postgres::rules::pending(pool, rule, cutoff).await,
-        }
+        on_engine!(self, Store(pool) => rules::pending(pool, rule, cutoff).await)
     }
 
     /// Up to `limit` rows a rule would change: the row's key and (for `anonymize`) the current values.
@@ -117,27 +108,18 @@ impl Store {
         cutoff: &RuleCutoff,
         limit: u32,
     ) -> Result<Vec<(i64, Vec<Option<String>>)>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::rules::rows(pool, rule, cutoff, limit).await,
-            Store::Postgres(pool) => postgres::rules::rows(pool, rule, cutoff, limit).await,
-        }
+        on_engine!(self, Store(pool) => rules::rows(pool, rule, cutoff, limit).await)
     }
 }
 
 impl Tx<'_> {
     /// Stores a rule; `None` when one for the same table and column already exists.
     pub async fn insert_rule(&mut self, rule: &TableRule, now: &str) -> Result<Option<i64>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::rules::insert(tx, rule, now).await,
-            Tx::Postgres(tx) => postgres::rules::insert(tx, rule, now).await,
-        }
+        on_engine!(self, Tx(tx) => rules::insert(tx, rule, now).await)
     }
 
     pub async fn delete_rule(&mut self, id: i64) -> Result<Option<TableRule>> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::rules::delete(tx, id).await,
-            Tx::Postgres(tx) => postgres::rules::delete(tx, id).await,
-        }
+        on_engine!(self, Tx(tx) => rules::delete(tx, id).await)
     }
 
     /// Applies a rule to a batch of rows (re-checking age and holds); `values`
@@ -149,10 +131,7 @@ impl Tx<'_> {
         rows: &[(i64, Vec<Option<String>>)],
         now: &str,
     ) -> Result<u64> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::rules::apply(tx, rule, cutoff, rows, now).await,
-            Tx::Postgres(tx) => postgres::rules::apply(tx, rule, cutoff, rows, now).await,
-        }
+        on_engine!(self, Tx(tx) => rules::apply(tx, rule, cutoff, rows, now).await)
     }
 }
 

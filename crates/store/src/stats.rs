@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{MessageTally, Store, TimeRange, postgres, sqlite};
+use super::{MessageTally, Store, TimeRange};
 use crate::Result;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -33,33 +33,21 @@ impl Store {
         active_since: DateTime<Utc>,
         old_before: DateTime<Utc>,
     ) -> Result<ConversationCounts> {
-        match self {
-            Store::Sqlite(pool) => sqlite::stats::conversation_counts(pool, active_since, old_before).await,
-            Store::Postgres(pool) => postgres::stats::conversation_counts(pool, active_since, old_before).await,
-        }
+        on_engine!(self, Store(pool) => stats::conversation_counts(pool, active_since, old_before).await)
     }
 
     /// Live messages and tokens in each range.
     pub async fn message_tallies(&self, ranges: &[TimeRange]) -> Result<Vec<MessageTally>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::stats::message_tallies(pool, ranges).await,
-            Store::Postgres(pool) => postgres::stats::message_tallies(pool, ranges).await,
-        }
+        on_engine!(self, Store(pool) => stats::message_tallies(pool, ranges).await)
     }
 
     /// The oldest and newest live message times.
     pub async fn message_time_bounds(&self) -> Result<Option<TimeRange>> {
-        match self {
-            Store::Sqlite(pool) => sqlite::stats::message_time_bounds(pool).await,
-            Store::Postgres(pool) => postgres::stats::message_time_bounds(pool).await,
-        }
+        on_engine!(self, Store(pool) => stats::message_time_bounds(pool).await)
     }
 
     pub async fn file_size(&self) -> Result<FileSize> {
-        match self {
-            Store::Sqlite(pool) => sqlite::stats::file_size(pool).await,
-            Store::Postgres(pool) => postgres::stats::file_size(pool).await,
-        }
+        on_engine!(self, Store(pool) => stats::file_size(pool).await)
     }
 }
 

@@ -13,7 +13,7 @@ pub(super) mod jobs;
 pub(super) mod maintenance;
 pub(super) mod retention;
 pub(super) mod rules;
-pub(super) mod settings;
+pub(super) use crate::settings::sqlite as settings;
 pub(super) mod stats;
 
 use std::path::Path;
