@@ -2,7 +2,7 @@
 //!
 //! `both_engines! { ... }` compiles the functions inside twice, as the submodules
 //! `sqlite` and `postgres` of the noun that holds them, each with its engine's
-//! database and connection types (`Db`, `Conn`, `Pool`) and its words for the few places where the
+//! database and connection types (`Db`, `Conn`, `Pool`), its module (`engine`) and its words for the few places where the
 //! two dialects differ. The queries are string literals either way (`concat!`),
 //! so each engine's SQL is fixed at compile time, as if written by hand.
 //!
@@ -22,6 +22,7 @@ macro_rules! both_engines {
         pub(crate) mod sqlite {
             #![allow(unused_imports, unused_macros, dead_code)]
             use super::*;
+            use crate::sqlite as engine;
             type Db = sqlx::Sqlite;
             type Conn = sqlx::SqliteConnection;
             type Pool = sqlx::SqlitePool;
@@ -35,6 +36,7 @@ macro_rules! both_engines {
         pub(crate) mod postgres {
             #![allow(unused_imports, unused_macros, dead_code)]
             use super::*;
+            use crate::postgres as engine;
             type Db = sqlx::Postgres;
             type Conn = sqlx::PgConnection;
             type Pool = sqlx::PgPool;

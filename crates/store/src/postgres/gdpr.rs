@@ -1,5 +1,6 @@
-//! SQL for data-subject requests on PostgreSQL: finding a person, their requests, reading
-//! everything about them for an access export, and erasing them. Instants come back through
+//! SQL for data-subject requests where PostgreSQL's differs: what blocks an erasure, reading
+//! everything about a person for an access export, and erasing them. Finding a person and
+//! their requests is shared (`crate::gdpr`). Instants come back through
 //! `ck_ts()` and go in as `$n::timestamptz`; an access export's rows are built with
 //! `json_build_object` in the same key order as on SQLite.
 
@@ -7,58 +8,12 @@ use sqlx::{PgConnection, PgPool};
 
 use super::from_json;
 use crate::Result;
+pub(crate) use crate::gdpr::postgres::*;
 use crate::gdpr::{
-    AccessRows, Blocker, CertificateCheck, CheckSubject, CountsTuple, DELETE_CHECKS, DeleteCounts, HeldConversation,
-    IDENTIFIER_CHECKS, NewRequest, PERSON_COUNTS, PHONE_DIGITS, PersonCounts, PersonRow, PersonTuple, RequestRow,
-    SubjectLookup, THEIRS, USER_HOLDS, conversation_blocker, counts, person, request, user_blocker,
+    AccessRows, Blocker, CertificateCheck, CheckSubject, DELETE_CHECKS, DeleteCounts, HeldConversation,
+    IDENTIFIER_CHECKS, THEIRS, USER_HOLDS, conversation_blocker, user_blocker,
 };
-use chatkeep_domain::gdpr::{DsrRequest, ErasureStrategy, RequestStatus};
-
-const PERSON: &str = "SELECT id, external_id, display_name, email, phone, ck_ts(created_at), ck_ts(last_seen_at),
-                             ck_ts(anonymized_at) FROM users";
-
-pub(crate) async fn find_people(pool: &PgPool, lookup: &SubjectLookup<'_>) -> Result<Vec<PersonRow>> {
-    let rows: Vec<PersonTuple> =
-        match lookup {
-            SubjectLookup::UserId(id) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!("{PERSON} WHERE id = $1"))).bind(id).fetch_all(pool).await?
-            }
-            SubjectLookup::ExternalId(text) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!("{PERSON} WHERE external_id = $1")))
-                    .bind(text)
-                    .fetch_all(pool)
-                    .await?
-            }
-            // Stored addresses may carry capitals or spaces; the lookup is already trimmed and lower-case.
-            SubjectLookup::Email(text) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "{PERSON} WHERE email IS NOT NULL AND lower(trim(email)) = $1 ORDER BY id"
-                )))
-                .bind(text)
-                .fetch_all(pool)
-                .await?
-            }
-            // Digits only; a stored international prefix written as 00 matches one written as +.
-            SubjectLookup::Phone(digits) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{PERSON} WHERE phone IS NOT NULL AND ({PHONE_DIGITS} = $1 OR {PHONE_DIGITS} = '00' || $1) ORDER BY id"
-            )))
-            .bind(digits)
-            .fetch_all(pool)
-            .await?,
-        };
-    Ok(rows.into_iter().map(person).collect())
-}
-
-pub(crate) async fn person_by_id(conn: &mut PgConnection, id: i64) -> Result<Option<PersonRow>> {
-    let row: Option<PersonTuple> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{PERSON} WHERE id = $1"))).bind(id).fetch_optional(conn).await?;
-    Ok(row.map(person))
-}
-
-pub(crate) async fn person_counts(conn: &mut PgConnection, user: i64) -> Result<PersonCounts> {
-    let row: CountsTuple = sqlx::query_as(PERSON_COUNTS).bind(user).fetch_one(conn).await?;
-    Ok(counts(row))
-}
+use chatkeep_domain::gdpr::ErasureStrategy;
 
 /// Active holds that forbid changing the person's data: one on them, or one on (or the chat
 /// service's flag on) a conversation they are in, including a hold on another participant.
@@ -84,158 +39,6 @@ pub(crate) async fn blockers(conn: &mut PgConnection, user: i64) -> Result<Vec<B
     .await?;
     found.extend(conversations.into_iter().map(conversation_blocker));
     Ok(found)
-}
-
-// ---- requests ----
-
-const REQUEST: &str = "SELECT id, kind, subject, subject_user_id, matched_by, ck_ts(received_at) AS received_at,
-                              ck_ts(due_at) AS due_at, status, extended_reason, ck_ts(extended_at) AS extended_at,
-                              rejected_reason, ck_ts(completed_at) AS completed_at, artifact_path, artifact_sha256,
-                              erasure_strategy, notes, certificate::text AS certificate
-                       FROM dsr_requests";
-
-pub(crate) async fn insert_request(conn: &mut PgConnection, new: &NewRequest<'_>) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO dsr_requests (kind, subject, subject_user_id, matched_by, received_at, due_at, status, notes)
-         VALUES ($1, $2, $3, $4, $5::timestamptz, $6::timestamptz, 'open', $7) RETURNING id",
-    )
-    .bind(new.kind.as_str())
-    .bind(new.subject)
-    .bind(new.subject_user_id)
-    .bind(new.matched_by)
-    .bind(new.received_at)
-    .bind(new.due_at)
-    .bind(new.notes)
-    .fetch_one(conn)
-    .await?)
-}
-
-pub(crate) async fn request_by_id(conn: &mut PgConnection, id: i64) -> Result<Option<DsrRequest>> {
-    let row: Option<RequestRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{REQUEST} WHERE id = $1"))).bind(id).fetch_optional(conn).await?;
-    row.map(|row| request(row, from_json)).transpose()
-}
-
-/// Requests, newest first; only pending ones unless `all`.
-pub(crate) async fn requests(pool: &PgPool, all: bool) -> Result<Vec<DsrRequest>> {
-    let rows: Vec<RequestRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{REQUEST} WHERE $1 OR status IN ('open', 'in_progress') ORDER BY due_at, id"
-    )))
-    .bind(all)
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter().map(|row| request(row, from_json)).collect()
-}
-
-/// Pending requests due at or before `until` (overdue ones included), soonest first.
-pub(crate) async fn requests_due(pool: &PgPool, until: &str) -> Result<Vec<DsrRequest>> {
-    let rows: Vec<RequestRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{REQUEST} WHERE status IN ('open', 'in_progress') AND due_at <= $1::timestamptz ORDER BY due_at, id"
-    )))
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter().map(|row| request(row, from_json)).collect()
-}
-
-pub(crate) async fn requests_of(conn: &mut PgConnection, user: i64) -> Result<Vec<DsrRequest>> {
-    let rows: Vec<RequestRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{REQUEST} WHERE subject_user_id = $1 ORDER BY id")))
-            .bind(user)
-            .fetch_all(conn)
-            .await?;
-    rows.into_iter().map(|row| request(row, from_json)).collect()
-}
-
-pub(crate) async fn extend_request(
-    conn: &mut PgConnection,
-    id: i64,
-    due_at: &str,
-    reason: &str,
-    now: &str,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE dsr_requests SET due_at = $2::timestamptz, extended_reason = $3, extended_at = $4::timestamptz
-         WHERE id = $1 AND status IN ('open', 'in_progress')",
-    )
-    .bind(id)
-    .bind(due_at)
-    .bind(reason)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn set_request_status(
-    conn: &mut PgConnection,
-    id: i64,
-    status: RequestStatus,
-    rejected_reason: Option<&str>,
-    completed_at: Option<&str>,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE dsr_requests SET status = $2, rejected_reason = coalesce($3, rejected_reason),
-                completed_at = coalesce($4::timestamptz, completed_at)
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(rejected_reason)
-    .bind(completed_at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn complete_access(
-    conn: &mut PgConnection,
-    id: i64,
-    now: &str,
-    artifact_path: &str,
-    artifact_sha256: &str,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE dsr_requests SET status = 'done', completed_at = $2::timestamptz, artifact_path = $3, artifact_sha256 = $4
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(now)
-    .bind(artifact_path)
-    .bind(artifact_sha256)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn complete_erasure(
-    conn: &mut PgConnection,
-    id: i64,
-    now: &str,
-    strategy: ErasureStrategy,
-    certificate: &str,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE dsr_requests SET status = 'done', completed_at = $2::timestamptz, erasure_strategy = $3,
-                certificate = $4::json
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(now)
-    .bind(strategy.as_str())
-    .bind(certificate)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn set_certificate(conn: &mut PgConnection, id: i64, certificate: &str) -> Result<()> {
-    sqlx::query("UPDATE dsr_requests SET certificate = $2::json WHERE id = $1")
-        .bind(id)
-        .bind(certificate)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 // ---- access export ----

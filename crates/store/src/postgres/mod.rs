@@ -30,7 +30,7 @@ use crate::{Result, StoreError};
 
 /// Reads a value PostgreSQL folded into one JSON text (`json_agg(...)`): a page of rows
 /// crosses from the server as one value instead of one message per row.
-pub(super) fn from_json<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T> {
     serde_json::from_str(json).map_err(|e| StoreError::invalid(format!("unexpected {what} from PostgreSQL: {e}")))
 }
 

@@ -32,7 +32,7 @@ const MAX_ROWS_PER_INSERT: usize = 2_000;
 
 /// Reads a value SQLite folded into one JSON text (`json_group_array(...)`): a page of rows
 /// crosses from the engine as one value instead of one message per row.
-pub(super) fn from_json<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T> {
     serde_json::from_str(json).map_err(|e| StoreError::invalid(format!("unexpected {what} from SQLite: {e}")))
 }
 
