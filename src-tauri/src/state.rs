@@ -7,7 +7,6 @@ use chatkeep_core::SecretString;
 use chatkeep_core::events::EventSink;
 use chatkeep_core::notify::Notifiers;
 use chatkeep_core::ops::Cancel;
-use chatkeep_core::ops::backup::passphrase_from;
 use chatkeep_core::scheduler::{JobContext, Scheduler, TokioSleeper};
 use chatkeep_core::{Clock, Config, Store, SystemClock};
 
@@ -41,22 +40,14 @@ impl AppState {
         desktop: Option<Arc<dyn EventSink>>,
     ) -> chatkeep_core::Result<AppState> {
         let store = Store::open(&config.database_url).await?;
-        let passphrase =
-            passphrase_from(&config.backup, std::env::var("CHATKEEP_BACKUP_PASSPHRASE").ok())?.map(Arc::new);
         let mut notifiers = Notifiers::from_settings(&config.notify);
         if let Some(desktop) = desktop {
             notifiers.add(desktop);
         }
         let notifiers = Arc::new(notifiers);
         let config = Arc::new(config);
-        let ctx = JobContext {
-            store: store.clone(),
-            config: config.clone(),
-            clock: clock.clone(),
-            events: notifiers.clone(),
-            cancel: Cancel::new(),
-            passphrase: passphrase.clone(),
-        };
+        let ctx = JobContext::new(store.clone(), config.clone(), clock.clone(), notifiers.clone())?;
+        let passphrase = ctx.passphrase.clone();
         let scheduler = Arc::new(Scheduler::new(ctx, Arc::new(TokioSleeper))?);
         Ok(AppState {
             config: RwLock::new(config),
@@ -130,14 +121,13 @@ impl AppState {
 
 impl Parts {
     pub fn backups(&self) -> chatkeep_core::ops::backup::Backups<'_> {
-        chatkeep_core::ops::backup::Backups {
-            store: &self.store,
-            settings: &self.config.backup,
-            tz: self.config.timezone,
-            clock: self.clock.as_ref(),
-            passphrase: self.passphrase.as_deref(),
-            events: self.events.as_ref(),
-        }
+        chatkeep_core::ops::backup::Backups::new(
+            &self.store,
+            &self.config,
+            self.clock.as_ref(),
+            self.passphrase.as_deref(),
+            self.events.as_ref(),
+        )
     }
 
     pub fn retention(&self) -> chatkeep_core::ops::retention::Retention<'_> {

@@ -6,7 +6,9 @@ use chatkeep_core::audit;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::domain::hold::HoldTarget;
 use chatkeep_core::ops::NoProgress;
-use chatkeep_core::ops::hold::{list_holds, place_hold, release_hold};
+use chatkeep_core::domain::policy::RetentionPolicy;
+use chatkeep_core::ops::hold::{hold_target, list_holds, place_hold, release_hold};
+use chatkeep_core::ops::retention::policy_choice;
 use chatkeep_core::ops::import::import_jsonl;
 use common::{TestDb, clock};
 
@@ -97,4 +99,22 @@ async fn bad_reasons_double_holds_and_double_releases_are_refused() {
     place_hold(&db.store, target(), "new case", Actor::Cli, &clock()).await.unwrap();
     assert_eq!(db.count("legal_holds").await, 2);
     assert_eq!(db.count("audit_log").await, 1 + 3, "import, place, release, place: failures leave no audit row");
+}
+
+/// The CLI and the app read a hold's target and a conversation's policy through the same
+/// functions, so they accept and refuse the same things.
+#[test]
+fn a_hold_target_is_one_id_and_a_policy_choice_may_be_default() {
+    assert_eq!(hold_target(Some(" c-1 "), None).unwrap(), HoldTarget::Conversation("c-1".into()));
+    assert_eq!(hold_target(Some(""), Some("u-ana")).unwrap(), HoldTarget::User("u-ana".into()));
+    let both = hold_target(Some("c-1"), Some("u-ana")).unwrap_err();
+    assert!(matches!(&both, Error::InvalidInput(m) if m.contains("not both")), "{both}");
+    let neither = hold_target(Some("  "), None).unwrap_err();
+    assert!(matches!(&neither, Error::InvalidInput(m) if m.contains("conversation id or the user id")), "{neither}");
+
+    assert_eq!(policy_choice("default").unwrap(), None);
+    assert_eq!(policy_choice(" ").unwrap(), None);
+    assert_eq!(policy_choice(" 7d ").unwrap(), Some("7d".parse::<RetentionPolicy>().unwrap()));
+    let bad = policy_choice("3days").unwrap_err();
+    assert!(matches!(&bad, Error::InvalidInput(m) if m.contains("3days")), "{bad}");
 }

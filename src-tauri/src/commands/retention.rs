@@ -1,8 +1,6 @@
 use chatkeep_core::domain::Actor;
-use chatkeep_core::domain::hold::HoldTarget;
-use chatkeep_core::domain::policy::RetentionPolicy;
-use chatkeep_core::ops::hold::{list_holds, place_hold, release_hold};
-use chatkeep_core::ops::retention::{RunHooks, list_rules, policy_groups};
+use chatkeep_core::ops::hold::{hold_target, list_holds, place_hold, release_hold};
+use chatkeep_core::ops::retention::{RunHooks, list_rules, policy_choice, policy_groups};
 use tauri::{AppHandle, Runtime, State};
 
 use super::{json, off_thread};
@@ -43,10 +41,7 @@ pub async fn policies_list(state: State<'_, AppState>) -> Json {
 
 #[tauri::command]
 pub async fn policy_set(state: State<'_, AppState>, conversation: String, policy: String) -> CommandResult<u64> {
-    let policy = match policy.trim() {
-        "default" | "" => None,
-        text => Some(text.parse::<RetentionPolicy>().map_err(|e| CommandError::new("invalid_input", e.to_string()))?),
-    };
+    let policy = policy_choice(&policy)?;
     let parts = state.parts();
     off_thread(move || async move { Ok(parts.retention().set_policy(&conversation, policy, Actor::Desktop).await?) })
         .await
@@ -70,11 +65,7 @@ pub async fn hold_add(
     user: Option<String>,
     reason: String,
 ) -> Json {
-    let target = match (conversation.filter(|c| !c.trim().is_empty()), user.filter(|u| !u.trim().is_empty())) {
-        (Some(id), None) => HoldTarget::Conversation(id),
-        (None, Some(id)) => HoldTarget::User(id),
-        _ => return Err(CommandError::new("invalid_input", "give a conversation id or a user id (one of them)")),
-    };
+    let target = hold_target(conversation.as_deref(), user.as_deref())?;
     json(place_hold(&state.store, target, &reason, Actor::Desktop, state.clock.as_ref()).await?)
 }
 

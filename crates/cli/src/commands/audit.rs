@@ -1,6 +1,8 @@
 use std::process::ExitCode;
 
 use chatkeep_core::audit;
+use chatkeep_core::events::NoEvents;
+use chatkeep_core::ops::backup;
 use chatkeep_core::store::AuditFilter;
 use chatkeep_core::time::parse_date_or_instant;
 use clap::{Args, Subcommand};
@@ -62,18 +64,8 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> anyhow::Result<ExitCod
         }
         AuditCommand::Verify => {
             let store = ctx.store().await?;
-            let passphrase = chatkeep_core::ops::backup::passphrase_from(
-                &ctx.config.backup,
-                std::env::var("CHATKEEP_BACKUP_PASSPHRASE").ok(),
-            )?;
-            let backups = chatkeep_core::ops::backup::Backups {
-                store: &store,
-                settings: &ctx.config.backup,
-                tz: ctx.config.timezone,
-                clock: &ctx.clock,
-                passphrase: passphrase.as_ref(),
-                events: &chatkeep_core::events::NoEvents,
-            };
+            let passphrase = backup::passphrase(&ctx.config.backup)?;
+            let backups = backup::Backups::new(&store, &ctx.config, &ctx.clock, passphrase.as_ref(), &NoEvents);
             let report = backups.verify_audit_log().await?;
             store.close().await;
             if ctx.json {

@@ -5,7 +5,7 @@ use chatkeep_core::config::DatabaseUrl;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::events::NoEvents;
 use chatkeep_core::ops::Cancel;
-use chatkeep_core::ops::backup::{Backups, Listing, RestoreReport, parse_month, passphrase_from, previous_month};
+use chatkeep_core::ops::backup::{Backups, Listing, RestoreReport, parse_month, passphrase, previous_month};
 use chatkeep_core::store::backups::BackupRow;
 use clap::{ArgGroup, Args, Subcommand};
 
@@ -77,16 +77,9 @@ pub struct RestoreArgs {
 }
 
 pub async fn run(ctx: &Context, command: BackupCommand) -> anyhow::Result<ExitCode> {
-    let passphrase = passphrase_from(&ctx.config.backup, std::env::var("CHATKEEP_BACKUP_PASSPHRASE").ok())?;
+    let passphrase = passphrase(&ctx.config.backup)?;
     let store = ctx.store().await?;
-    let backups = Backups {
-        store: &store,
-        settings: &ctx.config.backup,
-        tz: ctx.config.timezone,
-        clock: &ctx.clock,
-        passphrase: passphrase.as_ref(),
-        events: &NoEvents,
-    };
+    let backups = Backups::new(&store, &ctx.config, &ctx.clock, passphrase.as_ref(), &NoEvents);
     let result = dispatch(ctx, &backups, command).await;
     store.close().await;
     result

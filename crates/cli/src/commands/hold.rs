@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use chatkeep_core::domain::Actor;
-use chatkeep_core::domain::hold::{HoldTarget, LegalHold};
-use chatkeep_core::ops::hold::{list_holds, place_hold, release_hold};
+use chatkeep_core::domain::hold::LegalHold;
+use chatkeep_core::ops::hold::{hold_target, list_holds, place_hold, release_hold};
 use clap::{ArgGroup, Args, Subcommand};
 
 use crate::context::Context;
@@ -45,11 +45,7 @@ pub async fn run(ctx: &Context, command: HoldCommand) -> anyhow::Result<ExitCode
     let store = ctx.store().await?;
     let result = match command {
         HoldCommand::Add(args) => {
-            let target = match (args.conversation, args.user) {
-                (Some(id), _) => HoldTarget::Conversation(id),
-                (None, Some(id)) => HoldTarget::User(id),
-                (None, None) => anyhow::bail!("give --conversation ID or --user ID"),
-            };
+            let target = hold_target(args.conversation.as_deref(), args.user.as_deref())?;
             place_hold(&store, target, &args.reason, Actor::Cli, &ctx.clock).await.map(|h| vec![h])
         }
         HoldCommand::List { all } => list_holds(&store, all).await,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::notify::Notifiers;
 use chatkeep_core::ops::Cancel;
-use chatkeep_core::ops::backup::passphrase_from;
 use chatkeep_core::scheduler::{JobContext, JobName, JobStatus, Scheduler, TokioSleeper};
 use chatkeep_core::store::jobs::JobRun;
 use chatkeep_core::{Clock, Store};
@@ -39,16 +38,9 @@ pub enum JobsCommand {
 /// The scheduler over the configured jobs, its notifiers, for this process.
 pub fn scheduler(ctx: &Context, store: Store, cancel: Cancel) -> anyhow::Result<(Scheduler, Arc<Notifiers>)> {
     let notifiers = Arc::new(Notifiers::from_settings(&ctx.config.notify));
-    let passphrase = passphrase_from(&ctx.config.backup, std::env::var("CHATKEEP_BACKUP_PASSPHRASE").ok())?;
     let clock: Arc<dyn Clock> = Arc::new(ctx.clock);
-    let job_context = JobContext {
-        store,
-        config: Arc::new(ctx.config.clone()),
-        clock,
-        events: notifiers.clone(),
-        cancel,
-        passphrase: passphrase.map(Arc::new),
-    };
+    let job_context =
+        JobContext { cancel, ..JobContext::new(store, Arc::new(ctx.config.clone()), clock, notifiers.clone())? };
     Ok((Scheduler::new(job_context, Arc::new(TokioSleeper))?, notifiers))
 }
 

@@ -7,7 +7,7 @@ use chatkeep_core::events::NoEvents;
 use chatkeep_core::ops::Cancel;
 use chatkeep_core::ops::retention::{
     Outcome, ReportMode, RestoreReport, Retention, RetentionReport, RunHooks, add_rule, list_rules, parse_since,
-    policy_groups, remove_rule,
+    policy_choice, policy_groups, remove_rule,
 };
 use clap::{ArgGroup, Args, Subcommand};
 
@@ -135,10 +135,7 @@ async fn dispatch(ctx: &Context, store: &chatkeep_core::Store, command: Retentio
             show_restore(ctx, &report)?;
         }
         RetentionCommand::Policy(PolicyCommand::Set { conversation, policy }) => {
-            let policy = match policy.as_str() {
-                "default" => None,
-                text => Some(text.parse::<RetentionPolicy>()?),
-            };
+            let policy = policy_choice(&policy)?;
             let updated = retention.set_policy(&conversation, policy, Actor::Cli).await?;
             let shown = policy.map_or_else(|| format!("the default ({}d)", settings.default_days), |p| p.to_string());
             if ctx.json {

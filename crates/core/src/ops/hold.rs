@@ -14,6 +14,20 @@ use crate::store::{Entity, Store};
 
 const MAX_REASON_CHARS: usize = 1_000;
 
+/// What a hold covers, from a shell's two inputs: exactly one of a conversation id and a user
+/// id (blank counts as not given). Both shells read their choice through here.
+pub fn hold_target(conversation: Option<&str>, user: Option<&str>) -> Result<HoldTarget> {
+    let given = |id: Option<&str>| id.map(str::trim).filter(|id| !id.is_empty()).map(str::to_string);
+    match (given(conversation), given(user)) {
+        (Some(id), None) => Ok(HoldTarget::Conversation(id)),
+        (None, Some(id)) => Ok(HoldTarget::User(id)),
+        (Some(_), Some(_)) => {
+            Err(Error::invalid("a hold covers a conversation or a user, not both: place two holds for both"))
+        }
+        (None, None) => Err(Error::invalid("give the conversation id or the user id the hold covers")),
+    }
+}
+
 fn checked_reason(what: &str, reason: &str) -> Result<String> {
     let reason = reason.trim();
     if reason.is_empty() {

@@ -45,15 +45,16 @@ impl std::fmt::Debug for JobContext {
 }
 
 impl JobContext {
-    fn backups(&self) -> Backups<'_> {
-        Backups {
-            store: &self.store,
-            settings: &self.config.backup,
-            tz: self.config.timezone,
-            clock: self.clock.as_ref(),
-            passphrase: self.passphrase.as_deref(),
-            events: self.events.as_ref(),
-        }
+    /// What jobs share, wired from the config once for every shell: the backup passphrase is
+    /// read here ([`crate::ops::backup::passphrase`]), so a bad passphrase file stops start-up
+    /// with its reason instead of failing the first backup at night.
+    pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>, events: Arc<dyn EventSink>) -> Result<Self> {
+        let passphrase = crate::ops::backup::passphrase(&config.backup)?.map(Arc::new);
+        Ok(JobContext { store, config, clock, events, cancel: Cancel::new(), passphrase })
+    }
+
+    pub fn backups(&self) -> Backups<'_> {
+        Backups::new(&self.store, &self.config, self.clock.as_ref(), self.passphrase.as_deref(), self.events.as_ref())
     }
 }
 

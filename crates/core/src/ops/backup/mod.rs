@@ -65,7 +65,16 @@ impl Kind {
     }
 }
 
-/// Where the passphrase comes from: `CHATKEEP_BACKUP_PASSPHRASE`, else `backup.passphrase_file`.
+/// The environment variable holding the backup passphrase.
+pub const PASSPHRASE_ENV: &str = "CHATKEEP_BACKUP_PASSPHRASE";
+
+/// The backup passphrase of this process: [`PASSPHRASE_ENV`], else `backup.passphrase_file`;
+/// `None` when neither is set. Every shell reads it through here.
+pub fn passphrase(settings: &BackupSettings) -> Result<Option<SecretString>> {
+    passphrase_from(settings, std::env::var(PASSPHRASE_ENV).ok())
+}
+
+/// Where the passphrase comes from: `env` (the value of [`PASSPHRASE_ENV`]), else `backup.passphrase_file`.
 pub fn passphrase_from(settings: &BackupSettings, env: Option<String>) -> Result<Option<SecretString>> {
     let text = match env {
         Some(text) => Some(text),
@@ -97,6 +106,19 @@ pub struct Backups<'a> {
     pub clock: &'a dyn Clock,
     pub passphrase: Option<&'a SecretString>,
     pub events: &'a dyn EventSink,
+}
+
+impl<'a> Backups<'a> {
+    /// Backups as the configuration says: its folder, encryption and zone.
+    pub fn new(
+        store: &'a Store,
+        config: &'a crate::Config,
+        clock: &'a dyn Clock,
+        passphrase: Option<&'a SecretString>,
+        events: &'a dyn EventSink,
+    ) -> Backups<'a> {
+        Backups { store, settings: &config.backup, tz: config.timezone, clock, passphrase, events }
+    }
 }
 
 impl std::fmt::Debug for Backups<'_> {

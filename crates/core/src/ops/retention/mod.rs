@@ -38,6 +38,15 @@ use crate::time::to_db;
 
 use plan::{Item, Plan};
 
+/// A conversation's policy as a user writes it: `default` (or nothing) for the configured
+/// default, else a policy (`7d`, `instant`, `forever`). Both shells read it through here.
+pub fn policy_choice(text: &str) -> Result<Option<RetentionPolicy>> {
+    match text.trim() {
+        "default" | "" => Ok(None),
+        text => Ok(Some(text.parse::<RetentionPolicy>().map_err(|e| Error::invalid(e.to_string()))?)),
+    }
+}
+
 /// Where the `expires_at` upkeep got to: the default it was computed with and the last message id done.
 const EXPIRES_SYNC_KEY: &str = "retention.expires_sync";
 /// Message ids per `expires_at` update: cheap rows, so more per batch than the deletion stages.
