@@ -5,11 +5,11 @@ use chatkeep_core::Error;
 use chatkeep_core::audit;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::domain::hold::HoldTarget;
-use chatkeep_core::ops::NoProgress;
 use chatkeep_core::domain::policy::RetentionPolicy;
+use chatkeep_core::ops::NoProgress;
 use chatkeep_core::ops::hold::{hold_target, list_holds, place_hold, release_hold};
-use chatkeep_core::ops::retention::policy_choice;
 use chatkeep_core::ops::import::import_jsonl;
+use chatkeep_core::ops::retention::policy_choice;
 use common::{TestDb, clock};
 
 async fn with_people(db: &TestDb) {
