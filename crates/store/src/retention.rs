@@ -164,8 +164,10 @@ impl Tx<'_> {
         in_tx!(self, purge_conversations(ids, now, grace_cutoff, require_backup))
     }
 
-    pub async fn archive_conversations(&mut self, ids: &[i64], now: &str) -> Result<Vec<i64>> {
-        in_tx!(self, archive_conversations(ids, now))
+    /// Marks idle conversations inactive (sets `archived_at`; nothing is deleted) and returns
+    /// those it changed.
+    pub async fn mark_inactive(&mut self, ids: &[i64], now: &str) -> Result<Vec<i64>> {
+        in_tx!(self, mark_inactive(ids, now))
     }
 
     pub async fn restore_messages(&mut self, scope: RestoreScope<'_>, limit: u32) -> Result<u64> {

@@ -397,7 +397,7 @@ pub(crate) async fn purge_conversations(
     Ok((ids, participants))
 }
 
-pub(crate) async fn archive_conversations(conn: &mut PgConnection, ids: &[i64], now: &str) -> Result<Vec<i64>> {
+pub(crate) async fn mark_inactive(conn: &mut PgConnection, ids: &[i64], now: &str) -> Result<Vec<i64>> {
     Ok(sqlx::query_scalar(
         "UPDATE conversations c SET archived_at = $2::timestamptz
          FROM unnest($1::bigint[]) AS b(id)

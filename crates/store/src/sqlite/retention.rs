@@ -401,7 +401,7 @@ pub(crate) async fn purge_conversations(
     Ok((ids, participants))
 }
 
-pub(crate) async fn archive_conversations(conn: &mut SqliteConnection, ids: &[i64], now: &str) -> Result<Vec<i64>> {
+pub(crate) async fn mark_inactive(conn: &mut SqliteConnection, ids: &[i64], now: &str) -> Result<Vec<i64>> {
     let query = sqlx::query_scalar(
         "SELECT json_group_array(id) FROM conversations
          WHERE id IN (SELECT value FROM json_each($1)) AND archived_at IS NULL AND expired_at IS NULL",

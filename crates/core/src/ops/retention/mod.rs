@@ -200,7 +200,7 @@ impl Retention<'_> {
             + plan.expire_conversations.len()
             + plan.purge_messages.len()
             + plan.purge_conversations.len()
-            + plan.archive.len()
+            + plan.mark_inactive.len()
             + plan.close.len()
             + plan.rules.iter().map(|r| r.pending.max(0) as usize).sum::<usize>();
         hooks.progress.set_total(total as u64);
@@ -222,7 +222,7 @@ impl Retention<'_> {
             (&plan.purge_messages, Step::PurgeMessages),
             (&plan.purge_conversations, Step::PurgeConversations),
             (&plan.close, Step::Close),
-            (&plan.archive, Step::Archive),
+            (&plan.mark_inactive, Step::MarkInactive),
         ];
         for (items, step) in steps {
             let started = Instant::now();
@@ -243,7 +243,7 @@ impl Retention<'_> {
                             let (ids, n) = tx.purge_conversations(&ids, now, grace, require_backup).await?;
                             StepDone::Conversations(ids, n)
                         }
-                        Step::Close | Step::Archive => StepDone::Ids(tx.archive_conversations(&ids, now).await?),
+                        Step::Close | Step::MarkInactive => StepDone::Ids(tx.mark_inactive(&ids, now).await?),
                     })
                 })
                 .await?;
@@ -470,7 +470,7 @@ enum Step {
     PurgeMessages,
     PurgeConversations,
     Close,
-    Archive,
+    MarkInactive,
 }
 
 impl Step {
@@ -481,7 +481,8 @@ impl Step {
             Step::PurgeMessages => "purge_messages",
             Step::PurgeConversations => "purge_conversations",
             Step::Close => "close_bot_sessions",
-            Step::Archive => "archive_conversations",
+            // Reports have always called this stage by the column it sets (`archived_at`).
+            Step::MarkInactive => "archive_conversations",
         }
     }
 }
@@ -530,7 +531,7 @@ impl Done {
                 self.purged_conversations.extend(ids);
             }
             (Step::Close, StepDone::Ids(ids)) => self.closed += ids.len() as u64,
-            (Step::Archive, StepDone::Ids(ids)) => self.archived += ids.len() as u64,
+            (Step::MarkInactive, StepDone::Ids(ids)) => self.archived += ids.len() as u64,
             _ => {}
         }
     }

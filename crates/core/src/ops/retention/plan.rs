@@ -55,7 +55,9 @@ pub(crate) struct Plan {
     /// Read receipts and participant rows that go with the purged messages and conversations.
     pub purge_reads: u64,
     pub purge_participants: u64,
-    pub archive: Vec<Item>,
+    /// Conversations idle for `archive_after_days`: marked inactive (their `archived_at` is set,
+    /// nothing is deleted). Not to be confused with the monthly archive, a backup.
+    pub mark_inactive: Vec<Item>,
     pub close: Vec<Item>,
     pub rules: Vec<PlannedRule>,
     /// Conversations under a hold, and how many of their messages retention would otherwise change.
@@ -197,9 +199,9 @@ pub(crate) async fn build(
         .map(item)
         .collect();
     let closing: HashSet<i64> = close.iter().map(|i| i.id).collect();
-    let archive_cutoff = to_db(now - Duration::days(i64::from(settings.archive_after_days)));
-    let archive: Vec<Item> = store
-        .idle_conversations(&archive_cutoff, false)
+    let inactive_cutoff = to_db(now - Duration::days(i64::from(settings.archive_after_days)));
+    let mark_inactive: Vec<Item> = store
+        .idle_conversations(&inactive_cutoff, false)
         .await?
         .iter()
         .filter(|c| !expiring_conversations.contains(&c.id) && !closing.contains(&c.id))
@@ -265,7 +267,7 @@ pub(crate) async fn build(
         purge_conversations,
         purge_reads,
         purge_participants,
-        archive,
+        mark_inactive,
         close,
         rules: planned_rules,
         held_conversations: held.len() as u64,

@@ -226,7 +226,7 @@ pub(super) fn from_plan(
         Tallies {
             reads: plan.purge_reads,
             participants: plan.purge_participants,
-            archived: plan.archive.len() as u64,
+            archived: plan.mark_inactive.len() as u64,
             closed: plan.close.len() as u64,
             rules,
         },
