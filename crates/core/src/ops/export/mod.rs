@@ -5,6 +5,10 @@
 //! range. The file is written under a temporary name beside its destination
 //! and renamed when complete; a cancelled or failed export leaves nothing.
 //! See `docs/exports.md` for the columns and shapes.
+//!
+//! This file plans an export and feeds the pages; each format has its writer
+//! beside it (`csv.rs`, `json.rs`, `jsonl.rs`, and `transcript.rs` for the PDF,
+//! laid out with the document builder in `pdf.rs`).
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -24,7 +28,13 @@ use crate::store::export::{ExportConversation, ExportMessage, ExportScope, Messa
 use crate::store::{Entity, Store};
 use crate::time::{parse_date_or_instant, start_of_day, to_db};
 
+mod csv;
+mod json;
+mod jsonl;
 mod pdf;
+mod transcript;
+
+pub use csv::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS, neutralize_formula};
 pub use pdf::TEXT_WIDTH as PDF_TEXT_WIDTH;
 
 /// Messages per page fetched from the database (a page holds whole conversations).
@@ -362,6 +372,21 @@ fn io(e: std::io::Error) -> Error {
     Error::io("cannot write the export file", e)
 }
 
+/// What every format's writer gets: the plan, the conversations in range, and where to report.
+pub(super) struct Writing<'a> {
+    pub(super) store: &'a Store,
+    pub(super) plan: &'a ExportPlan,
+    pub(super) tz: Tz,
+    pub(super) clock: &'a dyn Clock,
+    pub(super) conversations: &'a [(i64, i64)],
+    pub(super) total_messages: i64,
+    pub(super) progress: &'a dyn Progress,
+    pub(super) cancel: &'a Cancel,
+    /// Conversation ids in pages, and each page's size in progress units.
+    pub(super) pages: Vec<Vec<i64>>,
+    pub(super) sizes: Vec<u64>,
+}
+
 /// Returns `Ok(false)` when cancelled.
 #[allow(clippy::too_many_arguments)]
 async fn write_all(
@@ -380,256 +405,14 @@ async fn write_all(
         let count: std::collections::HashMap<i64, i64> = conversations.iter().copied().collect();
         pages.iter().map(|p| p.iter().map(|id| count.get(id).copied().unwrap_or(0) as u64).sum()).collect()
     };
-    let mut done = 0u64;
+    let w = Writing { store, plan, tz, clock, conversations, total_messages, progress, cancel, pages, sizes };
     match plan.format {
-        Format::Csv => {
-            if plan.bom {
-                out.write_all("\u{feff}".as_bytes()).map_err(io)?;
-            }
-            let mut csv = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
-            if plan.include_messages {
-                csv.write_record(MESSAGE_COLUMNS).map_err(csv_error)?;
-            } else {
-                csv.write_record(CONVERSATION_COLUMNS).map_err(csv_error)?;
-            }
-            let mut incoming = prefetch(store, plan, pages, sizes);
-            while let Some(page) = incoming.recv().await {
-                let page = page?;
-                if cancel.is_cancelled() {
-                    return Ok(false);
-                }
-                if plan.include_messages {
-                    let messages = page.messages.messages()?;
-                    for m in &messages {
-                        let local = local_time(&m.created_at, tz);
-                        let tokens = m.tokens_used.to_string();
-                        csv.write_record(
-                            cells(
-                                plan.raw_csv,
-                                [
-                                    m.conversation.as_ref(),
-                                    m.title.as_deref().unwrap_or(""),
-                                    m.kind.as_ref(),
-                                    m.id.as_ref(),
-                                    m.created_at.as_ref(),
-                                    local.as_str(),
-                                    m.sender.as_deref().unwrap_or(""),
-                                    m.sender_name.as_deref().unwrap_or(""),
-                                    m.role.as_ref(),
-                                    m.message_kind.as_ref(),
-                                    m.body.as_deref().unwrap_or(""),
-                                    tokens.as_str(),
-                                    m.reply_to.as_deref().unwrap_or(""),
-                                    if m.pinned { "true" } else { "false" },
-                                    m.expired_at.as_deref().unwrap_or(""),
-                                ],
-                            )
-                            .iter()
-                            .map(|cell| cell.as_bytes()),
-                        )
-                        .map_err(csv_error)?;
-                    }
-                    done += messages.len() as u64;
-                } else {
-                    for c in &page.rows {
-                        let (participants, messages, tokens) =
-                            (c.participants.join(" "), c.messages.to_string(), c.tokens_used.to_string());
-                        csv.write_record(
-                            cells(
-                                plan.raw_csv,
-                                [
-                                    c.conversation.as_str(),
-                                    c.title.as_deref().unwrap_or(""),
-                                    c.kind.as_str(),
-                                    c.owner.as_deref().unwrap_or(""),
-                                    c.created_at.as_str(),
-                                    c.last_activity_at.as_deref().unwrap_or(""),
-                                    participants.as_str(),
-                                    messages.as_str(),
-                                    tokens.as_str(),
-                                    c.first_message_at.as_deref().unwrap_or(""),
-                                    c.last_message_at.as_deref().unwrap_or(""),
-                                ],
-                            )
-                            .iter()
-                            .map(|cell| cell.as_bytes()),
-                        )
-                        .map_err(csv_error)?;
-                        done += 1;
-                    }
-                }
-                progress.advance_to(done);
-            }
-            csv.flush().map_err(io)?;
-        }
-        Format::Json => {
-            let meta = serde_json::json!({
-                "format": "json",
-                "from": to_db(plan.from),
-                "to": to_db(plan.to),
-                "timezone": tz.name(),
-                "filters": plan.filters,
-                "generated_at": to_db(clock.now()),
-                "app_version": crate::VERSION,
-                "counts": {
-                    "conversations": conversations.len(),
-                    "messages": if plan.include_messages { total_messages } else { 0 },
-                },
-            });
-            out.write_all(b"{\"export\":").map_err(io)?;
-            serde_json::to_writer(&mut *out, &meta).map_err(json_error)?;
-            out.write_all(b",\"conversations\":[").map_err(io)?;
-            let mut first = true;
-            let mut incoming = prefetch(store, plan, pages, sizes);
-            while let Some(page) = incoming.recv().await {
-                let page = page?;
-                if cancel.is_cancelled() {
-                    return Ok(false);
-                }
-                let rows = &page.rows;
-                let messages = if plan.include_messages { page.messages.messages()? } else { Vec::new() };
-                let mut next = 0;
-                for c in rows {
-                    let start = next;
-                    while next < messages.len() && messages[next].conversation_id == c.conversation_id {
-                        next += 1;
-                    }
-                    if !first {
-                        out.write_all(b",\n").map_err(io)?;
-                    }
-                    first = false;
-                    let conversation = JsonConversation::new(c, plan.include_messages.then(|| &messages[start..next]));
-                    serde_json::to_writer(&mut *out, &conversation).map_err(json_error)?;
-                    done += if plan.include_messages { (next - start) as u64 } else { 1 };
-                }
-                progress.advance_to(done);
-            }
-            out.write_all(b"]}\n").map_err(io)?;
-        }
-        Format::Jsonl => {
-            let all: Vec<i64> = conversations.iter().map(|(id, _)| *id).collect();
-            let users = store.export_user_records(&plan.scope, &all).await?;
-            if !users.is_empty() {
-                out.write_all(users.as_bytes()).map_err(io)?;
-                out.write_all(b"\n").map_err(io)?;
-            }
-            let mut incoming = prefetch(store, plan, pages, sizes);
-            while let Some(page) = incoming.recv().await {
-                let page = page?;
-                if cancel.is_cancelled() {
-                    return Ok(false);
-                }
-                if !page.records.is_empty() {
-                    out.write_all(page.records.as_bytes()).map_err(io)?;
-                    out.write_all(b"\n").map_err(io)?;
-                }
-                done += page.size;
-                progress.advance_to(done);
-            }
-        }
-        Format::Pdf => {
-            use pdf::{Pdf, Style};
-            let mut doc = Pdf::new("chatkeep export", &mut *out, &plan.path)?;
-            doc.paragraph("Chat export", Style::Title, 0.0)?;
-            doc.gap(10.0);
-            let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
-            let lines = [
-                format!("Range: {} to {} ({})", local(plan.from), local(plan.to), tz.name()),
-                format!("Conversations: {}", conversations.len()),
-                format!("Messages: {}", if plan.include_messages { total_messages } else { 0 }),
-                format!("Filters: {}", plan.filters),
-                format!("Generated: {} by chatkeep {}", to_db(clock.now()), crate::VERSION),
-            ];
-            for line in lines {
-                doc.paragraph(&line, Style::Body, 0.0)?;
-            }
-            let mut incoming = prefetch(store, plan, pages, sizes);
-            let mut first = true;
-            while let Some(page) = incoming.recv().await {
-                let page = page?;
-                if cancel.is_cancelled() {
-                    return Ok(false);
-                }
-                let messages = if plan.include_messages { page.messages.messages()? } else { Vec::new() };
-                let mut next = 0;
-                for c in &page.rows {
-                    if first {
-                        doc.new_page()?;
-                        first = false;
-                    } else {
-                        doc.gap(14.0);
-                    }
-                    let title = c.title.as_deref().unwrap_or("(untitled)");
-                    doc.paragraph(&format!("{title} — {} ({})", c.conversation, c.kind), Style::Heading, 0.0)?;
-                    doc.paragraph(&format!("Participants: {}", c.participants.join(", ")), Style::Meta, 0.0)?;
-                    doc.paragraph(
-                        &format!(
-                            "{} {} in range, {} to {}",
-                            c.messages,
-                            if c.messages == 1 { "message" } else { "messages" },
-                            c.first_message_at.as_deref().unwrap_or("-"),
-                            c.last_message_at.as_deref().unwrap_or("-")
-                        ),
-                        Style::Meta,
-                        0.0,
-                    )?;
-                    let start = next;
-                    while next < messages.len() && messages[next].conversation_id == c.conversation_id {
-                        next += 1;
-                    }
-                    for m in &messages[start..next] {
-                        doc.gap(4.0);
-                        let sender = m.sender_name.as_deref().or(m.sender.as_deref()).unwrap_or("system");
-                        doc.paragraph(
-                            &format!("{}  {sender} ({})", local_time(&m.created_at, tz), m.role),
-                            Style::Meta,
-                            0.0,
-                        )?;
-                        doc.paragraph(m.body.as_deref().unwrap_or(""), Style::Body, 10.0)?;
-                    }
-                    done += if plan.include_messages { (next - start) as u64 } else { 1 };
-                }
-                progress.advance_to(done);
-            }
-            doc.finish()?;
-        }
+        Format::Csv => csv::write(w, out).await,
+        Format::Json => json::write(w, out).await,
+        Format::Jsonl => jsonl::write(w, out).await,
+        Format::Pdf => transcript::write(w, out).await,
     }
-    Ok(true)
 }
-
-/// The CSV columns, one row per message (documented in docs/exports.md).
-pub const MESSAGE_COLUMNS: [&str; 15] = [
-    "conversation_id",
-    "conversation_title",
-    "conversation_kind",
-    "message_id",
-    "created_at",
-    "created_at_local",
-    "sender_id",
-    "sender_name",
-    "role",
-    "kind",
-    "body",
-    "tokens_used",
-    "reply_to",
-    "pinned",
-    "expired_at",
-];
-
-/// The CSV columns with `--no-messages`, one row per conversation.
-pub const CONVERSATION_COLUMNS: [&str; 11] = [
-    "conversation_id",
-    "title",
-    "kind",
-    "owner_id",
-    "created_at",
-    "last_activity_at",
-    "participants",
-    "messages",
-    "tokens_used",
-    "first_message_at",
-    "last_message_at",
-];
 
 fn local_time(stored: &str, tz: Tz) -> String {
     use chrono::{Datelike, Timelike};
@@ -649,94 +432,6 @@ fn local_time(stored: &str, tz: Tz) -> String {
         .unwrap_or_default()
 }
 
-/// A CSV cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or carriage
-/// return first) gets a leading `'`, as OWASP advises for CSV injection; others are
-/// kept as they are. JSON and JSONL keep every value exact.
-pub fn neutralize_formula(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => std::borrow::Cow::Owned(format!("'{cell}")),
-        _ => std::borrow::Cow::Borrowed(cell),
-    }
-}
-
-/// A record's cells, neutralised unless `raw`.
-fn cells<'a, const N: usize>(raw: bool, record: [&'a str; N]) -> [std::borrow::Cow<'a, str>; N] {
-    record.map(|cell| if raw { std::borrow::Cow::Borrowed(cell) } else { neutralize_formula(cell) })
-}
-
-fn csv_error(e: csv::Error) -> Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(e) => io(e),
-        other => Error::invalid(format!("cannot write a CSV row: {other:?}")),
-    }
-}
-
 fn json_error(e: serde_json::Error) -> Error {
     Error::io("cannot write the export file", std::io::Error::other(e))
-}
-
-#[derive(Serialize)]
-struct JsonConversation<'a> {
-    id: &'a str,
-    title: Option<&'a str>,
-    kind: &'a str,
-    owner: Option<&'a str>,
-    created_at: &'a str,
-    participants: &'a [String],
-    messages_in_range: i64,
-    tokens_used: i64,
-    first_message_at: Option<&'a str>,
-    last_message_at: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    messages: Option<Vec<JsonMessage<'a>>>,
-}
-
-#[derive(Serialize)]
-struct JsonMessage<'a> {
-    id: &'a str,
-    created_at: &'a str,
-    sender: Option<&'a str>,
-    sender_name: Option<&'a str>,
-    role: &'a str,
-    kind: &'a str,
-    body: Option<&'a str>,
-    tokens_used: i64,
-    reply_to: Option<&'a str>,
-    pinned: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expired_at: Option<&'a str>,
-}
-
-impl<'a> JsonConversation<'a> {
-    fn new(c: &'a ExportConversation, messages: Option<&'a [ExportMessage<'a>]>) -> Self {
-        JsonConversation {
-            id: &c.conversation,
-            title: c.title.as_deref(),
-            kind: &c.kind,
-            owner: c.owner.as_deref(),
-            created_at: &c.created_at,
-            participants: &c.participants,
-            messages_in_range: c.messages,
-            tokens_used: c.tokens_used,
-            first_message_at: c.first_message_at.as_deref(),
-            last_message_at: c.last_message_at.as_deref(),
-            messages: messages.map(|ms| {
-                ms.iter()
-                    .map(|m| JsonMessage {
-                        id: &m.id,
-                        created_at: &m.created_at,
-                        sender: m.sender.as_deref(),
-                        sender_name: m.sender_name.as_deref(),
-                        role: &m.role,
-                        kind: &m.message_kind,
-                        body: m.body.as_deref(),
-                        tokens_used: m.tokens_used,
-                        reply_to: m.reply_to.as_deref(),
-                        pinned: m.pinned,
-                        expired_at: m.expired_at.as_deref(),
-                    })
-                    .collect()
-            }),
-        }
-    }
 }
