@@ -144,7 +144,11 @@ impl Store {
     pub async fn new_database(&self, target: &DatabaseUrl) -> Result<NewDatabase> {
         match target {
             DatabaseUrl::Postgres(text) => NewDatabase::open(text, self).await,
-            DatabaseUrl::Sqlite(_) | DatabaseUrl::SqliteMemory => {
+            DatabaseUrl::Sqlite(path) => Err(StoreError::invalid(format!(
+                "{} is a database file, not a database on a server: restore into it as a file",
+                path.display()
+            ))),
+            DatabaseUrl::SqliteMemory => {
                 Err(StoreError::invalid("restore into a database file or a PostgreSQL database, not an in-memory one"))
             }
         }
