@@ -14,7 +14,7 @@ use age::secrecy::SecretString;
 use chatkeep_core::config::{BackupSettings, DatabaseUrl, RetentionSettings};
 use chatkeep_core::domain::Actor;
 use chatkeep_core::events::{CollectEvents, Event, NoEvents};
-use chatkeep_core::ops::backup::{Backups, parse_month};
+use chatkeep_core::ops::backup::{Backups, parse_month, restore_target};
 use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
 use chatkeep_core::ops::retention::{Retention, RunHooks};
 use chatkeep_core::ops::{Cancel, NoProgress};
@@ -1115,4 +1115,18 @@ async fn the_scheduler_lease_keeps_a_second_holder_out_until_it_expires_on_both_
     assert!(expected.iter().any(|line| line.contains("paused: true")), "{expected:#?}");
     let Some(postgres) = AnyDb::postgres("scheduler_lease").await else { return };
     assert_eq!(scheduler_story(&postgres).await, expected, "PostgreSQL records the same history as SQLite");
+}
+
+/// A restore's target as a user names it, read the same way by every shell.
+#[test]
+fn a_restore_target_is_a_file_path_or_a_database_url() {
+    assert_eq!(restore_target("restored.db").unwrap(), DatabaseUrl::Sqlite("restored.db".into()));
+    assert_eq!(restore_target("sqlite://x/restored.db").unwrap(), DatabaseUrl::Sqlite("x/restored.db".into()));
+    assert_eq!(
+        restore_target("postgres://chatkeep@db.internal/restored").unwrap(),
+        DatabaseUrl::Postgres("postgres://chatkeep@db.internal/restored".into())
+    );
+    let bad = restore_target("postgres://").unwrap_err();
+    assert!(matches!(&bad, Error::InvalidInput(m) if m.contains("postgres://USER@HOST")), "{bad}");
+    assert!(matches!(restore_target("  "), Err(Error::InvalidInput(_))));
 }

@@ -5,7 +5,9 @@ use chatkeep_core::config::DatabaseUrl;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::events::NoEvents;
 use chatkeep_core::ops::Cancel;
-use chatkeep_core::ops::backup::{Backups, Listing, RestoreReport, parse_month, passphrase, previous_month};
+use chatkeep_core::ops::backup::{
+    Backups, Listing, RestoreReport, parse_month, passphrase, previous_month, restore_target,
+};
 use chatkeep_core::store::backups::BackupRow;
 use clap::{ArgGroup, Args, Subcommand};
 
@@ -153,14 +155,11 @@ async fn dispatch(ctx: &Context, backups: &Backups<'_>, command: BackupCommand) 
             let bar = Bar::new("restore", ctx.json, false);
             let report = match (&args.to, args.into_live) {
                 (Some(to), _) => {
-                    let text = to.to_string_lossy();
-                    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-                        let url =
-                            DatabaseUrl::parse(&text).map_err(|accepted| anyhow::anyhow!("--to {text}: {accepted}"))?;
-                        backups.restore_to_database(args.id, &url, Actor::Cli, &bar).await
-                    } else {
-                        backups.restore_to(args.id, to, Actor::Cli, &bar).await
-                    }
+                    let target = match to.to_str() {
+                        Some(text) => restore_target(text).map_err(|e| anyhow::anyhow!("--to {e}"))?,
+                        None => DatabaseUrl::Sqlite(to.clone()),
+                    };
+                    backups.restore_to_database(args.id, &target, Actor::Cli, &bar).await
                 }
                 (None, _) => backups.restore_into_live(args.id, args.conversation.as_deref(), Actor::Cli, &bar).await,
             };

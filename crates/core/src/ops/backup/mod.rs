@@ -364,6 +364,19 @@ fn human_bytes(bytes: u64) -> String {
     crate::ops::maintenance::plan::human_bytes(i64::try_from(bytes).unwrap_or(i64::MAX))
 }
 
+/// The new database a restore goes into, as a user names it: a PostgreSQL URL
+/// (`postgres://USER@HOST/NEW`), a `sqlite://` URL, or else a file path.
+pub fn restore_target(text: &str) -> Result<DatabaseUrl> {
+    let trimmed = text.trim();
+    if ["postgres://", "postgresql://", "sqlite:"].iter().any(|scheme| trimmed.starts_with(scheme)) {
+        return DatabaseUrl::parse(trimmed).map_err(|accepted| Error::invalid(format!("{text}: expected {accepted}")));
+    }
+    if trimmed.is_empty() {
+        return Err(Error::invalid("name the new database to restore into: a file path or postgres://HOST/NEW"));
+    }
+    Ok(DatabaseUrl::Sqlite(PathBuf::from(text)))
+}
+
 /// The month a `--month` value names (`2026-10`).
 pub fn parse_month(text: &str) -> Result<Month> {
     let bad = || Error::invalid(format!("--month {text:?}: expected a month written like 2026-10"));
