@@ -26,6 +26,7 @@ use chatkeep_core::events::NoEvents;
 use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
 use chatkeep_core::ops::retention::{Retention, RunHooks};
 use chatkeep_core::ops::{Cancel, NoProgress};
+use chatkeep_core::store::sqlx;
 use chatkeep_core::time::to_db;
 use chatkeep_core::{FixedClock, Store};
 use chrono::{Duration, TimeZone, Utc};

@@ -4,6 +4,7 @@ mod common;
 use chatkeep_core::audit::{self, AuditEntry};
 use chatkeep_core::domain::Actor;
 use chatkeep_core::store::AuditFilter;
+use chatkeep_core::store::sqlx;
 use chrono::Duration;
 use common::{TestDb, at};
 

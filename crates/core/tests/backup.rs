@@ -19,6 +19,7 @@ use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
 use chatkeep_core::ops::retention::{Retention, RunHooks};
 use chatkeep_core::ops::{Cancel, NoProgress};
 use chatkeep_core::store::jobs::{NewRun, PassedSlots};
+use chatkeep_core::store::sqlx;
 use chatkeep_core::{Error, FixedClock, Store, audit};
 use chrono::Duration;
 use chrono_tz::Tz;

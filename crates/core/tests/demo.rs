@@ -4,6 +4,7 @@ mod common;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::ops::NoProgress;
 use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
+use chatkeep_core::store::sqlx;
 use common::{TestDb, at, clock};
 use sqlx::SqliteConnection;
 

@@ -15,6 +15,7 @@ use chatkeep_core::ops::hold::{list_holds, place_hold, release_hold};
 use chatkeep_core::ops::import::{ImportReport, import_jsonl};
 use chatkeep_core::ops::stats::storage_stats;
 use chatkeep_core::store::erasure::LedgerEntry;
+use chatkeep_core::store::sqlx;
 use chatkeep_core::store::{AuditFilter, ChatBatch, Entity};
 use chatkeep_core::{FixedClock, Result};
 use chrono_tz::Tz;

@@ -19,6 +19,7 @@ use chatkeep_core::domain::hold::HoldTarget;
 use chatkeep_core::ops::export::{ExportRequest, export, plan};
 use chatkeep_core::ops::gdpr::{self, NewRequestInput, Target, access, erase};
 use chatkeep_core::ops::{Cancel, NoProgress};
+use chatkeep_core::store::sqlx;
 use chatkeep_core::{FixedClock, audit};
 use chrono_tz::Tz;
 use common::{AnyDb, at, clock};

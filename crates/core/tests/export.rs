@@ -11,6 +11,7 @@ use chatkeep_core::domain::Actor;
 use chatkeep_core::ops::export::{ExportRequest, export, plan};
 use chatkeep_core::ops::import::import_jsonl;
 use chatkeep_core::ops::{Cancel, NoProgress};
+use chatkeep_core::store::sqlx;
 use chatkeep_core::{Error, Store, audit};
 use chrono_tz::Tz;
 use common::{TestDb, clock};

@@ -19,6 +19,7 @@ use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
 use chatkeep_core::ops::gdpr::{self, NewRequestInput, Target, access, erase};
 use chatkeep_core::ops::import::import_jsonl;
 use chatkeep_core::ops::{Cancel, NoProgress};
+use chatkeep_core::store::sqlx;
 use chatkeep_core::{Error, FixedClock, audit};
 use chrono::Duration;
 use chrono_tz::Tz;

@@ -10,6 +10,7 @@ use chatkeep_core::ops::NoProgress;
 use chatkeep_core::ops::hold::{hold_target, list_holds, place_hold, release_hold};
 use chatkeep_core::ops::import::import_jsonl;
 use chatkeep_core::ops::retention::policy_choice;
+use chatkeep_core::store::sqlx;
 use common::{TestDb, clock};
 
 async fn with_people(db: &TestDb) {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::ops::NoProgress;
 use chatkeep_core::ops::import::{ImportReport, import_jsonl};
+use chatkeep_core::store::sqlx;
 use chatkeep_core::{Error, Result};
 use common::{TestDb, clock};
 

@@ -19,6 +19,7 @@ use chatkeep_core::ops::maintenance::{
 use chatkeep_core::ops::{Cancel, NoProgress};
 use chatkeep_core::scheduler::{Finish, JobContext, JobName};
 use chatkeep_core::store::AuditFilter;
+use chatkeep_core::store::sqlx;
 use chatkeep_core::{FixedClock, Store};
 use chrono::{Duration, TimeZone};
 use chrono_tz::Tz;

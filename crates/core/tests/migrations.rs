@@ -3,6 +3,7 @@ mod common;
 
 use chatkeep_core::Store;
 use chatkeep_core::config::DatabaseUrl;
+use chatkeep_core::store::sqlx;
 use common::TestDb;
 
 const TABLES: &[&str] = &[

@@ -15,6 +15,7 @@ use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
 use chatkeep_core::ops::export::{ExportRequest, export, plan};
 use chatkeep_core::ops::{Cancel, NoProgress};
 use chatkeep_core::store::AuditFilter;
+use chatkeep_core::store::sqlx;
 use chatkeep_core::{Config, audit};
 use chrono_tz::Tz;
 use common::{TestDb, at, clock};

@@ -1,6 +1,7 @@
 //! The PostgreSQL engine on a real server: the schema, and the first things a user does.
 mod common;
 
+use chatkeep_core::store::sqlx;
 use common::PgDb;
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
 use chatkeep_core::ops::retention::{Outcome, ReportMode, Retention, RetentionReport, RunHooks, add_rule, list_rules};
 use chatkeep_core::ops::{Cancel, NoProgress};
 use chatkeep_core::store::retention::PolicyCutoff;
+use chatkeep_core::store::sqlx;
 use chatkeep_core::{Clock, Error, FixedClock, audit};
 use chrono::Duration;
 use chrono_tz::Tz;

@@ -17,6 +17,7 @@ use chatkeep_core::ops::demo::{SeedOptions, seed_demo};
 use chatkeep_core::ops::{Cancel, NoProgress};
 use chatkeep_core::scheduler::{BoxFuture, JobContext, JobName, Outcome, Scheduler, Sleeper};
 use chatkeep_core::store::jobs::JobRun;
+use chatkeep_core::store::sqlx;
 use chatkeep_core::{Error, FixedClock, Store};
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;

@@ -6,6 +6,7 @@ use chatkeep_core::domain::Actor;
 use chatkeep_core::ops::NoProgress;
 use chatkeep_core::ops::import::import_jsonl;
 use chatkeep_core::ops::stats::storage_stats;
+use chatkeep_core::store::sqlx;
 use chrono_tz::Tz;
 use common::{TestDb, at};
 

@@ -7,6 +7,7 @@ mod common;
 
 use chatkeep_core::Error;
 use chatkeep_core::store::StoreError;
+use chatkeep_core::store::sqlx;
 use sqlx::{Connection, Executor};
 
 /// A driver error as the core sees it: read by the store, then carried up.

@@ -38,6 +38,12 @@ use chatkeep_domain::chat::{Conversation, Message, MessageRead, Participant, Use
 pub use error::{Result, StoreError};
 pub use url::DatabaseUrl;
 
+/// The database driver, for tests that work on databases behind chatkeep's back
+/// (feature `test-support`, a dev-dependency only).
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub use sqlx;
+
 /// An open database, with its schema migrated.
 #[derive(Debug, Clone)]
 pub enum Store {

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use chatkeep_core::config::{BackupSettings, DatabaseUrl};
+use chatkeep_core::store::sqlx;
 use chatkeep_core::{FixedClock, Store};
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::SqliteConnectOptions;
