@@ -1,5 +1,5 @@
 //! The backup catalog (`backups`) and the reads a backup makes: a month's
-//! chat rows as canonical JSONL, and a consistent copy of a SQLite file.
+//! chat rows as canonical JSONL. (Database snapshots are `snapshot/`.)
 
 use serde::Serialize;
 
@@ -178,5 +178,48 @@ impl Tx<'_> {
 
     pub async fn delete_backup(&mut self, id: i64) -> Result<()> {
         on_engine!(self, Tx(tx) => backups::delete(tx, id).await)
+    }
+}
+
+// ---- shared by both engines ----
+
+both_engines! {
+    /// The manifest recorded when the backup was written, as its exact text.
+    pub(crate) async fn manifest(pool: &Pool, id: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(concat!("SELECT ", text_of!("manifest"), " FROM backups WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .flatten())
+    }
+
+    pub(crate) async fn finish(conn: &mut Conn, id: i64, f: &Finished<'_>) -> Result<()> {
+        sqlx::query(concat!(
+            "UPDATE backups SET status = $2, size_bytes = coalesce($3, size_bytes), sha256 = coalesce($4, sha256),
+                    row_counts = coalesce(", json!(5), ", row_counts), manifest = coalesce(", json!(6), ", manifest),
+                    error = $7, verified_at = coalesce(", ts!(8), ", verified_at), owner_pid = NULL
+             WHERE id = $1"
+        ))
+        .bind(id)
+        .bind(f.status)
+        .bind(f.size_bytes)
+        .bind(f.sha256)
+        .bind(f.row_counts)
+        .bind(f.manifest)
+        .bind(f.error)
+        .bind(f.verified_at)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete(conn: &mut Conn, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM backups WHERE id = $1").bind(id).execute(conn).await?;
+        Ok(())
+    }
+
+    /// The erasure ledger's newest entry, recorded in a backup's manifest.
+    pub(crate) async fn ledger_position(pool: &Pool) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM erasure_ledger").fetch_one(pool).await?)
     }
 }

@@ -8,7 +8,8 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use crate::Result;
-use crate::backups::{BackupRow, ExportTable, Finished, NewBackup};
+pub(crate) use crate::backups::postgres::*;
+use crate::backups::{BackupRow, ExportTable, NewBackup};
 
 const SELECT: &str = "SELECT id, kind, manual, ck_ts(range_start) AS range_start, ck_ts(range_end) AS range_end,
                              year, month, file_name, size_bytes, sha256, row_counts::text AS row_counts, encrypted,
@@ -76,14 +77,6 @@ pub(crate) async fn by_id(pool: &PgPool, id: i64) -> Result<Option<BackupRow>> {
     Ok(row.map(BackupRow::from))
 }
 
-pub(crate) async fn manifest(pool: &PgPool, id: i64) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT manifest::text FROM backups WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .flatten())
-}
-
 pub(crate) async fn insert(conn: &mut PgConnection, new: &NewBackup<'_>, pid: u32) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO backups (kind, manual, range_start, range_end, year, month, file_name, encrypted, status,
@@ -104,35 +97,6 @@ pub(crate) async fn insert(conn: &mut PgConnection, new: &NewBackup<'_>, pid: u3
     .bind(i32::try_from(pid).ok())
     .fetch_one(conn)
     .await?)
-}
-
-pub(crate) async fn finish(conn: &mut PgConnection, id: i64, f: &Finished<'_>) -> Result<()> {
-    sqlx::query(
-        "UPDATE backups SET status = $2, size_bytes = coalesce($3, size_bytes), sha256 = coalesce($4, sha256),
-                row_counts = coalesce($5::json, row_counts), manifest = coalesce($6::json, manifest), error = $7,
-                verified_at = coalesce($8::timestamptz, verified_at), owner_pid = NULL
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(f.status)
-    .bind(f.size_bytes)
-    .bind(f.sha256)
-    .bind(f.row_counts)
-    .bind(f.manifest)
-    .bind(f.error)
-    .bind(f.verified_at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn delete(conn: &mut PgConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM backups WHERE id = $1").bind(id).execute(conn).await?;
-    Ok(())
-}
-
-pub(crate) async fn ledger_position(pool: &PgPool) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM erasure_ledger").fetch_one(pool).await?)
 }
 
 /// Ids come back as one `bigint[]` value: a month can hold a million messages, and one

@@ -2,7 +2,8 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::retention::ids_json;
 use crate::Result;
-use crate::backups::{BackupRow, ExportTable, Finished, NewBackup};
+pub(crate) use crate::backups::sqlite::*;
+use crate::backups::{BackupRow, ExportTable, NewBackup};
 
 const SELECT: &str = "SELECT id, kind, manual, range_start, range_end, year, month, file_name, size_bytes, sha256,
                              row_counts, encrypted, status, error, created_at, verified_at, owner_pid
@@ -16,10 +17,6 @@ pub(crate) async fn list(pool: &SqlitePool) -> Result<Vec<BackupRow>> {
 
 pub(crate) async fn by_id(pool: &SqlitePool, id: i64) -> Result<Option<BackupRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1"))).bind(id).fetch_optional(pool).await?)
-}
-
-pub(crate) async fn manifest(pool: &SqlitePool, id: i64) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT manifest FROM backups WHERE id = $1").bind(id).fetch_optional(pool).await?.flatten())
 }
 
 pub(crate) async fn insert(conn: &mut SqliteConnection, new: &NewBackup<'_>, pid: u32) -> Result<i64> {
@@ -40,35 +37,6 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, new: &NewBackup<'_>, pid
     .bind(i64::from(pid))
     .fetch_one(conn)
     .await?)
-}
-
-pub(crate) async fn finish(conn: &mut SqliteConnection, id: i64, f: &Finished<'_>) -> Result<()> {
-    sqlx::query(
-        "UPDATE backups SET status = $2, size_bytes = coalesce($3, size_bytes), sha256 = coalesce($4, sha256),
-                row_counts = coalesce($5, row_counts), manifest = coalesce($6, manifest), error = $7,
-                verified_at = coalesce($8, verified_at), owner_pid = NULL
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(f.status)
-    .bind(f.size_bytes)
-    .bind(f.sha256)
-    .bind(f.row_counts)
-    .bind(f.manifest)
-    .bind(f.error)
-    .bind(f.verified_at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn delete(conn: &mut SqliteConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM backups WHERE id = $1").bind(id).execute(conn).await?;
-    Ok(())
-}
-
-pub(crate) async fn ledger_position(pool: &SqlitePool) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM erasure_ledger").fetch_one(pool).await?)
 }
 
 async fn id_list(pool: &SqlitePool, sql: &str, binds: &[&str]) -> Result<Vec<i64>> {
