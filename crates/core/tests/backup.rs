@@ -483,8 +483,7 @@ async fn restores_never_bring_back_erased_owners_or_held_people_and_rearchiving_
 
 /// A fresh database on each engine, with two months of demo chat data.
 async fn seeded_engines(test: &str) -> Vec<AnyDb> {
-    let mut dbs = vec![AnyDb::sqlite().await];
-    dbs.extend(AnyDb::postgres(test).await);
+    let dbs = common::engines(test).await;
     let options =
         SeedOptions { conversations: 60, messages: 800, months: 2, seed: 5, until: at(2026, 11, 20, 0, 0, 0) };
     for db in &dbs {

@@ -19,18 +19,7 @@ use chatkeep_core::store::sqlx;
 use chatkeep_core::store::{AuditFilter, ChatBatch, Entity};
 use chatkeep_core::{FixedClock, Result};
 use chrono_tz::Tz;
-use common::{AnyDb, at, clock};
-
-/// SQLite always; PostgreSQL when a server answers (see `common::PgDb`).
-async fn engines(test: &str) -> Vec<AnyDb> {
-    let mut dbs = vec![AnyDb::sqlite().await];
-    dbs.extend(AnyDb::postgres(test).await);
-    dbs
-}
-
-fn engine(db: &AnyDb) -> &'static str {
-    db.store().engine()
-}
+use common::{AnyDb, at, clock, engine, engines};
 
 /// One text from a raw connection, asked in each engine's own SQL.
 async fn text(db: &AnyDb, sqlite: &str, postgres: &str) -> Option<String> {

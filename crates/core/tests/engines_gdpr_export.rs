@@ -22,29 +22,9 @@ use chatkeep_core::ops::{Cancel, NoProgress};
 use chatkeep_core::store::sqlx;
 use chatkeep_core::{FixedClock, audit};
 use chrono_tz::Tz;
-use common::{AnyDb, at, clock};
+use common::{AnyDb, at, clock, engine, engines, exec};
 
 const BERLIN: Tz = chrono_tz::Europe::Berlin;
-
-/// SQLite first, then PostgreSQL when a server answers.
-async fn engines(test: &str) -> Vec<AnyDb> {
-    let mut dbs = vec![AnyDb::sqlite().await];
-    dbs.extend(AnyDb::postgres(test).await);
-    dbs
-}
-
-fn engine(db: &AnyDb) -> &'static str {
-    db.store().engine()
-}
-
-async fn exec(db: &AnyDb, sql: &str) {
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match db {
-        AnyDb::Sqlite(db) => sqlx::raw_sql(sql).execute(&mut db.raw().await).await.map(|_| ()),
-        AnyDb::Postgres(db, _) => sqlx::raw_sql(sql).execute(&mut db.raw().await).await.map(|_| ()),
-    }
-    .unwrap_or_else(|e| panic!("{}: {e:?}", engine(db)));
-}
 
 /// One number from a query, on either engine.
 async fn number(db: &AnyDb, sql: &str) -> i64 {

@@ -21,30 +21,9 @@ use chatkeep_core::store::sqlx;
 use chatkeep_core::{Clock, Error, FixedClock, audit};
 use chrono::Duration;
 use chrono_tz::Tz;
-use common::{AnyDb, at, clock};
+use common::{AnyDb, at, clock, engine, engines, exec};
 
 // ---- the engines ----
-
-/// A fresh database on each engine: SQLite always, PostgreSQL when a server answers.
-async fn engines(test: &str) -> Vec<AnyDb> {
-    let mut dbs = vec![AnyDb::sqlite().await];
-    dbs.extend(AnyDb::postgres(test).await);
-    dbs
-}
-
-fn engine(db: &AnyDb) -> &'static str {
-    db.store().engine()
-}
-
-/// Runs SQL (one or more statements) on a plain connection of the test's database.
-async fn exec(db: &AnyDb, sql: &str) {
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match db {
-        AnyDb::Sqlite(t) => sqlx::raw_sql(sql).execute(&mut t.raw().await).await.map(drop),
-        AnyDb::Postgres(p, _) => sqlx::raw_sql(sql).execute(&mut p.raw().await).await.map(drop),
-    }
-    .unwrap_or_else(|e| panic!("{}: {e}", engine(db)));
-}
 
 /// Fetches rows of a tuple type both engines decode.
 macro_rules! fetch {

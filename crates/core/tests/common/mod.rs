@@ -217,7 +217,7 @@ impl AnyDb {
             AnyDb::Sqlite(db) => sqlx::raw_sql(sql).execute(&mut db.raw().await).await.map(drop),
             AnyDb::Postgres(db, _) => sqlx::raw_sql(sql).execute(&mut db.raw().await).await.map(drop),
         }
-        .expect("the SQL runs")
+        .unwrap_or_else(|e| panic!("{}: {e}", self.store().engine()))
     }
 
     /// One text value, read on a connection of its own.
@@ -229,4 +229,22 @@ impl AnyDb {
         }
         .expect("one value")
     }
+}
+
+/// A fresh database on each engine: SQLite always, PostgreSQL when a server answers
+/// (see [`PgDb`]). Scenarios loop over these and must come out the same.
+pub async fn engines(test: &str) -> Vec<AnyDb> {
+    let mut dbs = vec![AnyDb::sqlite().await];
+    dbs.extend(AnyDb::postgres(test).await);
+    dbs
+}
+
+/// The engine's name, for assertion messages.
+pub fn engine(db: &AnyDb) -> &'static str {
+    db.store().engine()
+}
+
+/// Runs SQL (one or more statements) on a plain connection of the test's database.
+pub async fn exec(db: &AnyDb, sql: &str) {
+    db.execute(sql).await
 }
