@@ -24,6 +24,11 @@ pub struct FileSize {
     pub free_pages: i64,
     /// Bytes in the write-ahead log not yet checkpointed into the file.
     pub wal_bytes: i64,
+    /// Whether the figures are of one file whose pages, free pages and write-ahead log
+    /// chatkeep looks after (SQLite); a server (PostgreSQL) keeps its own log and reuses
+    /// free space itself, so only its size counts.
+    #[serde(skip)]
+    pub one_file: bool,
 }
 
 impl Store {

@@ -24,7 +24,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     );
     say!("Messages       {} total, {} in the last 30 days", thousands(m.total), thousands(m.last_30_days));
     say!("Tokens used    {}", thousands(m.tokens_used));
-    if stats.engine == "sqlite" {
+    if db.one_file {
         say!(
             "Database       {} ({}, {} pages of {} B, {} free), write-ahead log {}",
             human_bytes(db.bytes),
@@ -35,7 +35,6 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             human_bytes(db.wal_bytes)
         );
     } else {
-        // A server keeps its own write-ahead log and reuses free space itself: the size is what counts.
         say!("Database       {} ({})", human_bytes(db.bytes), stats.engine);
     }
     if !stats.per_month.is_empty() {

@@ -75,5 +75,5 @@ pub(crate) async fn file_size(pool: &PgPool) -> Result<FileSize> {
             .fetch_one(pool)
             .await?;
     let pages = if page_size > 0 { bytes / page_size } else { 0 };
-    Ok(FileSize { bytes, page_size, pages, free_pages: 0, wal_bytes: 0 })
+    Ok(FileSize { bytes, page_size, pages, free_pages: 0, wal_bytes: 0, one_file: false })
 }

@@ -89,5 +89,5 @@ pub(crate) async fn file_size(pool: &SqlitePool) -> Result<FileSize> {
         .and_then(|f| std::fs::metadata(format!("{f}-wal")).ok())
         .map(|m| m.len() as i64)
         .unwrap_or(0);
-    Ok(FileSize { bytes: page_size * pages, page_size, pages, free_pages, wal_bytes })
+    Ok(FileSize { bytes: page_size * pages, page_size, pages, free_pages, wal_bytes, one_file: true })
 }
