@@ -28,6 +28,7 @@ macro_rules! on_engine {
 pub mod db_time;
 pub mod error;
 mod postgres;
+pub mod schema;
 pub mod snapshot;
 mod sqlite;
 mod url;

@@ -138,6 +138,16 @@ impl PgDb {
         Some(PgDb { url: DatabaseUrl::Postgres(url.to_string()), name, admin_url })
     }
 
+    /// Creates the database empty, with nothing of chatkeep's in it (a chat service's own).
+    pub async fn create_empty(&self) {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.expect("the admin connection");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{}\"", self.name)))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+    }
+
     /// The URL as text, for DATABASE_URL.
     pub fn url_text(&self) -> String {
         match &self.url {

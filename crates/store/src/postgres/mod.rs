@@ -16,6 +16,7 @@ pub(super) mod jobs;
 pub(super) mod maintenance;
 pub(super) mod retention;
 pub(super) mod rules;
+pub(super) mod schema;
 pub(super) use crate::settings::postgres as settings;
 pub(super) mod stats;
 
@@ -118,7 +119,7 @@ pub(super) async fn applied_migrations(pool: &PgPool) -> Result<Vec<i64>> {
     Ok(versions)
 }
 
-fn open_error(url: &DatabaseUrl, source: sqlx::Error) -> StoreError {
+pub(super) fn open_error(url: &DatabaseUrl, source: sqlx::Error) -> StoreError {
     let location = url.to_string();
     let message = match &source {
         sqlx::Error::Configuration(_) => {

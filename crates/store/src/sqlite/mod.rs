@@ -13,6 +13,7 @@ pub(super) mod jobs;
 pub(super) mod maintenance;
 pub(super) mod retention;
 pub(super) mod rules;
+pub(super) mod schema;
 pub(super) use crate::settings::sqlite as settings;
 pub(super) mod stats;
 
@@ -150,7 +151,7 @@ fn restrict_permissions(url: &DatabaseUrl) {
     }
 }
 
-fn open_error(url: &DatabaseUrl, source: sqlx::Error) -> StoreError {
+pub(super) fn open_error(url: &DatabaseUrl, source: sqlx::Error) -> StoreError {
     let location = url.to_string();
     let message = match &source {
         sqlx::Error::Database(db) if db.message().contains("unable to open") => {
