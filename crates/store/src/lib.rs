@@ -3,8 +3,10 @@
 //! Everything above it is engine-neutral: it holds a [`Store`] (or a [`Tx`]
 //! inside a transaction) and calls methods named for what they do. The engine
 //! is chosen from the database URL's scheme ([`DatabaseUrl`]). Each noun has
-//! its file here (`audit.rs`, `backups.rs`, `retention.rs`, ...); each engine's
-//! SQL for it lives beside, in `sqlite/` and `postgres/`.
+//! its file here (`audit.rs`, `backups.rs`, `retention.rs`, ...) with the SQL
+//! both engines share written once (`shared.rs`); what an engine says its own
+//! way lives beside, in `sqlite/` and `postgres/`. [`snapshot`] copies and
+//! restores whole databases; [`schema`] reads a chat service's own tables.
 //!
 //! SQLite is the embedded default; PostgreSQL is the second variant, with its
 //! own `postgres` module and `migrations/postgres/`.
@@ -112,7 +114,7 @@ impl BatchWriter {
 
 /// What opening does about a PostgreSQL database the server does not have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missing {
+enum Missing {
     /// Create it, as SQLite creates a missing file (setup, import, the demo, the apps).
     Create,
     /// Say it does not exist.
