@@ -1120,13 +1120,16 @@ async fn the_scheduler_lease_keeps_a_second_holder_out_until_it_expires_on_both_
 /// A restore's target as a user names it, read the same way by every shell.
 #[test]
 fn a_restore_target_is_a_file_path_or_a_database_url() {
-    assert_eq!(restore_target("restored.db").unwrap(), DatabaseUrl::Sqlite("restored.db".into()));
-    assert_eq!(restore_target("sqlite://x/restored.db").unwrap(), DatabaseUrl::Sqlite("x/restored.db".into()));
+    assert_eq!(restore_target(Path::new("restored.db")).unwrap(), DatabaseUrl::Sqlite("restored.db".into()));
     assert_eq!(
-        restore_target("postgres://chatkeep@db.internal/restored").unwrap(),
+        restore_target(Path::new("sqlite://x/restored.db")).unwrap(),
+        DatabaseUrl::Sqlite("x/restored.db".into())
+    );
+    assert_eq!(
+        restore_target(Path::new("postgres://chatkeep@db.internal/restored")).unwrap(),
         DatabaseUrl::Postgres("postgres://chatkeep@db.internal/restored".into())
     );
-    let bad = restore_target("postgres://").unwrap_err();
+    let bad = restore_target(Path::new("postgres://")).unwrap_err();
     assert!(matches!(&bad, Error::InvalidInput(m) if m.contains("postgres://USER@HOST")), "{bad}");
-    assert!(matches!(restore_target("  "), Err(Error::InvalidInput(_))));
+    assert!(matches!(restore_target(Path::new("  ")), Err(Error::InvalidInput(_))));
 }

@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chatkeep_core::config::DatabaseUrl;
 use chatkeep_core::domain::Actor;
 use chatkeep_core::events::NoEvents;
 use chatkeep_core::ops::Cancel;
@@ -155,10 +154,7 @@ async fn dispatch(ctx: &Context, backups: &Backups<'_>, command: BackupCommand) 
             let bar = Bar::new("restore", ctx.json, false);
             let report = match (&args.to, args.into_live) {
                 (Some(to), _) => {
-                    let target = match to.to_str() {
-                        Some(text) => restore_target(text).map_err(|e| anyhow::anyhow!("--to {e}"))?,
-                        None => DatabaseUrl::Sqlite(to.clone()),
-                    };
+                    let target = restore_target(to).map_err(|e| anyhow::anyhow!("--to {e}"))?;
                     backups.restore_to_database(args.id, &target, Actor::Cli, &bar).await
                 }
                 (None, _) => backups.restore_into_live(args.id, args.conversation.as_deref(), Actor::Cli, &bar).await,

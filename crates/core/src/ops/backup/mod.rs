@@ -365,8 +365,10 @@ fn human_bytes(bytes: u64) -> String {
 }
 
 /// The new database a restore goes into, as a user names it: a PostgreSQL URL
-/// (`postgres://USER@HOST/NEW`), a `sqlite://` URL, or else a file path.
-pub fn restore_target(text: &str) -> Result<DatabaseUrl> {
+/// (`postgres://USER@HOST/NEW`), a `sqlite://` URL, or else a file path (any path
+/// that is not text is one).
+pub fn restore_target(to: &Path) -> Result<DatabaseUrl> {
+    let Some(text) = to.to_str() else { return Ok(DatabaseUrl::Sqlite(to.to_path_buf())) };
     let trimmed = text.trim();
     if ["postgres://", "postgresql://", "sqlite:"].iter().any(|scheme| trimmed.starts_with(scheme)) {
         return DatabaseUrl::parse(trimmed).map_err(|accepted| Error::invalid(format!("{text}: expected {accepted}")));

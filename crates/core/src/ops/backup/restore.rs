@@ -29,10 +29,9 @@ impl<'a> Backups<'a> {
     pub async fn restore_to(&self, id: i64, to: &Path, actor: Actor, progress: &dyn Progress) -> Result<RestoreReport> {
         let (row, recorded) = self.restorable(id).await?;
         // The catalog lives in the database it backs up: its snapshots are of this engine.
-        let restores_into_file = |format: Format| format.restores_into_file();
         if row.kind == "snapshot"
-            && !(restores_into_file(self.store.snapshot_format())
-                && recorded.snapshot_format().is_some_and(restores_into_file))
+            && !(self.store.snapshot_format().restores_into_file()
+                && recorded.snapshot_format().is_some_and(Format::restores_into_file))
         {
             return Err(postgres_snapshot_needs_database(id));
         }
